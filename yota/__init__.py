@@ -1,0 +1,24 @@
+"""yota: reverse-mode automatic differentiation for array-API code.
+
+    val, g = yota.grad(loss, model, X)   # g == (fn_grad, model_grad, X_grad)
+
+See README.md and DESIGN.md for the design: trace -> gradtape -> compile -> cache.
+"""
+from . import rules  # noqa: F401  (registers every rule)
+from .api import cache_info, compile, grad, gradtape, reset, trace, vjp
+from .errors import YotaError
+from .ext import ext
+from .rules.registry import primitive, rrule
+from .tangents import NoTangent, Tangent, ZeroTangent, update_
+from .tape import Tape
+
+__all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "update_", "Tangent", "ZeroTangent",
+           "NoTangent", "primitive", "rrule", "Tape", "YotaError", "ext", "cache_info", "testing"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "testing":
+        from . import testing
+        return testing
+    raise AttributeError(name)

@@ -1,0 +1,55 @@
+"""Small helpers the rules share, written against ``xp``."""
+from __future__ import annotations
+
+
+def shape(x) -> tuple:
+    return tuple(getattr(x, "shape", ()))
+
+
+def is_complex(x) -> bool:
+    dt = getattr(x, "dtype", None)
+    return dt is not None and ("complex" in str(dt))
+
+
+def unbroadcast(xp, g, x):
+    """Sum the cotangent ``g`` of a broadcast result back to the shape of ``x``.
+
+    A real ``x`` takes the real part of a complex ``g`` (JAX's convention).
+    """
+    target = shape(x)
+    if is_complex(g) and not is_complex(x):
+        g = xp.real(g)
+    if tuple(g.shape) == target:
+        return g
+    lead = g.ndim - len(target)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target)
+                                      if n == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes)
+    if tuple(g.shape) != target:
+        g = xp.reshape(g, target)
+    return g
+
+
+def normalize_axis(axis, ndim) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(sorted(a % ndim if ndim else 0 for a in axis))
+
+
+def keep_dims(xp, g, x, axis, keepdims):
+    """Reinsert the reduced axes into ``g`` so that it broadcasts against ``x``."""
+    if keepdims or x.ndim == 0:
+        return g
+    axes = normalize_axis(axis, x.ndim)
+    out_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    return xp.reshape(g, out_shape)
+
+
+def size(shape_) -> int:
+    n = 1
+    for s in shape_:
+        n *= s
+    return n
