@@ -6,5 +6,5 @@ cotangent per positional argument: an array, ``None`` for "not differentiable",
 or a zero-argument function that computes it, called only when that argument
 needs a gradient (so a constant's cotangent is never built).
 """
-from . import creation, elementwise, indexing, linalg, manipulation, reductions  # noqa: F401
+from . import creation, elementwise, fft, indexing, linalg, manipulation, reductions, searching  # noqa: F401
 from .registry import RULES, nondiff, primitive, rrule  # noqa: F401
