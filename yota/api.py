@@ -138,13 +138,18 @@ def _call(kind, f, args, seed):
 def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed):
     built = _build(kind, tree, leaves, skey, sleaves, seed)
     tape = built["tape"]
-    fn = codegen.compile_tape(tape, "forward" if kind == "vjp" else kind)
+    has_tracers = any(type(x) is Tracer for x in leaves)
     bwd = None
     if kind == "vjp":
         fn, bwd = _split_vjp(tape, built)
+    else:
+        # A backend may rewrite the tape for its library (NumPy buffer reuse,
+        # CuPy kernel fusion); the tape the user sees stays as traced.
+        ext = built["backend"][1]
+        rewrite = None if has_tracers else getattr(ext, "transform_tape", None)
+        fn = codegen.compile_tape(rewrite(tape) if rewrite else tape, kind)
     finish = _finisher(kind, built, bwd)
     variant = _Variant(fn, finish, tape.functions_used(), tape, bwd)
-    has_tracers = any(type(x) is Tracer for x in leaves)
     with _LOCK:
         entry = _CACHE.get(key)
         if entry is None:
@@ -176,7 +181,7 @@ def _finisher(kind, built, bwd):
                 if not isinstance(g, ZeroTangent) and type(g) is not Tracer and not getattr(ext, "is_lazy", False):
                     flat[i] = float(g)
         fg, ag = tangent_of(tree, iter(flat).__next__)
-        return (fg, *ag)
+        return (ZERO if fg is NOTANGENT else fg, *ag)
 
     if kind == "trace":
         return lambda out, xp, ext: unflatten(out_tree, iter(out).__next__)
@@ -209,7 +214,7 @@ def _finisher(kind, built, bwd):
 
 def _names(tree) -> list[str]:
     fnode, argsnode = tree[1]
-    fobj = fnode[4].obj if fnode[0] == FUNC and len(fnode) > 4 else (fnode[2] if fnode[0] == FUNC else None)
+    fobj = fnode[4].obj if fnode[0] == FUNC else None
     fname = getattr(fobj, "__name__", None) or "f"
     params: list[str] = []
     if fobj is not None:
@@ -226,10 +231,21 @@ def _names(tree) -> list[str]:
 
 def _title(tree) -> str:
     fnode, argsnode = tree[1]
-    fobj = fnode[4].obj if fnode[0] == FUNC and len(fnode) > 4 else (fnode[2] if fnode[0] == FUNC else None)
-    name = getattr(fobj, "__qualname__", None) or (fnode[1].__name__ if fnode[0] != FUNC and len(fnode) > 1
-                                                   and isinstance(fnode[1], type) else "f")
-    return f"{name}({', '.join(n.split('  ')[0] for n in [])}{'...' if argsnode[1] else ''})"
+    fobj = fnode[4].obj if fnode[0] == FUNC else None
+    if fnode[0] == METHOD:
+        fobj = fnode[1]
+    name = getattr(fobj, "__qualname__", None) or (fnode[1].__name__ if isinstance(fnode[1], type) else "f")
+    params: list[str] = []
+    try:
+        params = [p.name for p in inspect.signature(fobj).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] if fobj is not None else []
+    except (TypeError, ValueError):
+        pass
+    if fnode[0] == METHOD and params:
+        params = params[1:]
+    n = len(argsnode[1])
+    shown = [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
+    return f"{name}({', '.join(shown)})"
 
 
 def _build(kind, tree, leaves, skey, sleaves, seed):
@@ -239,6 +255,8 @@ def _build(kind, tree, leaves, skey, sleaves, seed):
     names = _names(tree)
     ctx = Context(xp, ext, _title(tree))
     tracers = [ctx.input(v, n) for v, n in zip(real, names)]
+    # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
+    inputs = [(t.var, t.val) for t in tracers]
     f2, args2 = unflatten(tree, iter(tracers).__next__)
     stack = active_contexts()
     stack.append(ctx)
@@ -262,14 +280,14 @@ def _build(kind, tree, leaves, skey, sleaves, seed):
     ct = backward(ctx, out_leaves, seeds)
     grads = []
     concrete_grads = []
-    for i, t in enumerate(tracers):
-        if not _is_float(t.val):
+    for i, (var, val) in enumerate(inputs):
+        if not _is_float(val):
             grads.append(tape.const(NOTANGENT, "NoTangent()"))
             concrete_grads.append(NOTANGENT)
             continue
-        if isinstance(t.val, float):
+        if isinstance(val, float):
             built["float_leaves"].append(i)
-        c = ct.get(t.var)
+        c = ct.get(var)
         if c is None:
             grads.append(tape.const(ZERO, "ZeroTangent()"))
             concrete_grads.append(ZERO)

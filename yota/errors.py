@@ -40,6 +40,13 @@ class NoRuleError(YotaError, NotImplementedError):
         super().__init__(msg)
 
 
+class UnknownFunctionError(YotaError, AttributeError):
+    def __init__(self, name, library):
+        super().__init__(f"xp.{name} is not a function of the array namespace in use ({library}). Check the "
+                         f"name against the array API standard, or make your own function a @yota.primitive "
+                         f"with a @yota.rrule.")
+
+
 class RuleError(YotaError):
     def __init__(self, name, exc):
         label = getattr(name, "__name__", name)

@@ -122,10 +122,13 @@ def _add(ctx, ct, a, c, note):
 
 
 def _note(ctx, c, text):
+    # Only an op made by the pullback at hand is labelled with its result;
+    # a cotangent passed through unchanged keeps the label of where it was made.
     ops = ctx.tape.ops
+    head = ctx.note
     for i in range(len(ops) - 1, max(-1, len(ops) - 64), -1):
         op = ops[i]
         if op.kind == CALL and op.out == c.var:
-            if op.section == 1:
+            if op.section == 1 and (op.note == head or not op.note or not head):
                 op.note = text
             return

@@ -144,14 +144,23 @@ class _Flattener:
         if is_array(x):
             self.leaves.append(x)
             return (ARRAY, self.spec(x))
+        if isinstance(x, ZeroTangent):
+            return (STATIC, x)
+        n = len(self.leaves)
+        node = self._container(x, t)
+        if len(self.leaves) == n and node[0] not in (STATIC, FUNC, METHOD):
+            # Nothing to trace inside: pass the object itself through (its
+            # identity and later mutations stay the user's), keyed by its contents.
+            return (STATIC, node, _Carry(x))
+        return node
+
+    def _container(self, x, t):
         if t is tuple:
             return (TUPLE, tuple(map(self, x)))
         if t is list:
             return (LIST, tuple(map(self, x)))
         if t is dict:
             return (DICT, tuple(x.keys()), tuple(map(self, x.values())))
-        if isinstance(x, ZeroTangent):
-            return (STATIC, x)
         i = id(x)
         if i in self.busy:  # a cycle: the object is part of the key by identity
             return (STATIC, ("id", i), _Carry(x))
@@ -177,9 +186,7 @@ class _Flattener:
             self.busy.discard(i)
 
     def _function(self, f):
-        cells = f.__closure__
-        if not cells:
-            return (FUNC, f.__code__, f, ())
+        cells = f.__closure__ or ()
         vals = []
         for c in cells:
             try:
@@ -265,9 +272,9 @@ def unflatten(node, leaves: Callable[[], Any]):
             object.__setattr__(obj, name, unflatten(n, leaves))
         return obj
     if k == FUNC:
-        if len(node) == 4:
-            return node[2]
         f = node[4].obj
+        if not node[3]:
+            return f
         cells = tuple(types.CellType() if n is _EMPTY_CELL else types.CellType(unflatten(n, leaves))
                       for n in node[3])
         g = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, cells)
@@ -297,7 +304,7 @@ def tangent_of(node, grads: Callable[[], Any], top_function: bool = False):
     if k in (OBJECT, SLOTS):
         return Tangent(node[1], **{name: tangent_of(n, grads) for name, n in zip(node[2], node[3])})
     if k == FUNC:
-        if len(node) == 4:
+        if not node[3]:
             return ZERO
         fields = {name: tangent_of(n, grads) for name, n in zip(node[1].co_freevars, node[3])}
         if all(isinstance(v, ZeroTangent) for v in fields.values()):
@@ -328,7 +335,7 @@ def leaf_paths(node, prefix: str) -> list[str]:
         elif k in (OBJECT, SLOTS):
             for name, c in zip(n[2], n[3]):
                 walk(c, f"{p}.{name}")
-        elif k == FUNC and len(n) > 4:
+        elif k == FUNC:
             for name, c in zip(n[1].co_freevars, n[3]):
                 walk(c, f"{p}.{name}")
         elif k == METHOD:

@@ -53,7 +53,7 @@ def _leaf_grads(node, g, out: list) -> None:
     elif k in (OBJECT, SLOTS):
         for name, n in zip(node[2], node[3]):
             _leaf_grads(n, g if zero else g.fields[name], out)
-    elif k == FUNC and len(node) > 4:
+    elif k == FUNC:
         for name, n in zip(node[1].co_freevars, node[3]):
             _leaf_grads(n, g if zero or not isinstance(g, Tangent) else g.fields[name], out)
     elif k == METHOD:

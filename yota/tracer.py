@@ -498,8 +498,8 @@ class TracingNamespace:
         elif name in ("linalg", "fft"):
             value = TracingNamespace(ctx, f"{self._prefix}{name}.")
         else:
-            if not hasattr(concrete, name) and not (self._prefix == "" and name == "einsum"):
-                raise AttributeError(f"the array namespace has no function {self._prefix}{name!r}")
+            if not hasattr(concrete, name):
+                raise errors.UnknownFunctionError(f"{self._prefix}{name}", getattr(concrete, "__name__", "?"))
             full = self._prefix + name
 
             def value(*args, **kwargs):
