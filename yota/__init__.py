@@ -4,13 +4,18 @@
 
 See README.md and DESIGN.md for the design: trace -> gradtape -> compile -> cache.
 """
-from . import rules  # noqa: F401  (registers every rule)
-from .api import cache_info, compile, grad, gradtape, reset, trace, vjp
-from .errors import YotaError
-from .ext import ext
-from .rules.registry import primitive, rrule
-from .tangents import NoTangent, Tangent, ZeroTangent, update_
-from .tape import Tape
+# isort: off
+from ._layout import ensure_backends
+
+ensure_backends()
+
+from . import rules  # noqa: E402,F401  (registers every rule)
+from .api import cache_info, compile, grad, gradtape, reset, trace, vjp  # noqa: E402
+from .errors import YotaError  # noqa: E402
+from .ext import ext  # noqa: E402
+from .rules.registry import primitive, rrule  # noqa: E402
+from .tangents import NoTangent, Tangent, ZeroTangent, update_  # noqa: E402
+from .tape import Tape  # noqa: E402
 
 __all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "update_", "Tangent", "ZeroTangent",
            "NoTangent", "primitive", "rrule", "Tape", "YotaError", "ext", "cache_info", "testing"]
