@@ -1,7 +1,40 @@
 """Pure array-API versions of the extension operations, for any library.
 
-They favour being correct on every standard library over speed; NumPy, CuPy and
-Dask override them with their own scatter primitives.
+Used for array-api-strict, PyTorch, JAX and any other library without a module
+of its own here; NumPy and Dask override ``setitem``/``scatter_add`` with their
+own scatter primitives. Everything below calls only functions of the standard
+(2023.12 or later: ``argsort(stable=)``, ``searchsorted``, ``take``, ``where``).
+
+How a key is carried out
+    The positions that ``x[key]`` reads are found by indexing an iota
+    (``arange(x.size)`` shaped like ``x``) with the *same* key, so the library's
+    own indexing decides every layout question (slices, ``None``, ``...``,
+    masks, broadcasting of several integer arrays, where the advanced axes go):
+    any key that ``x[key]`` accepts works, and nothing else is promised.
+    ``values`` is broadcast to ``x[key].shape`` and written at those flat
+    positions by a sort-based scatter:
+
+    * positions sorted (stable ``argsort``), each target found with
+      ``searchsorted`` (first/one-past-last occurrence);
+    * ``setitem``: the last occurrence wins (NumPy's behaviour; the standard
+      leaves repeated indices unspecified);
+    * ``scatter_add``: repeated positions are summed exactly (a segmented
+      Hillis-Steele scan over the sorted values, ``log2(m)`` steps of ``O(m)``;
+      no prefix-sum differences, so no cancellation error).
+
+    Cost: ``O(x.size + m log m)`` time and memory for ``m`` selected elements.
+
+Fast path
+    Keys without integer arrays (ints, slices, ``...``, ``None``, one boolean
+    mask) select each position at most once; on libraries with mutable arrays
+    they use ``y = copy(x); y[key] = value``. Libraries whose arrays are
+    immutable (JAX) raise there and fall back to the functional path.
+
+Limits
+    array-api-strict only indexes with integer arrays when every entry of the
+    key is an integer or an integer array, and with a boolean mask only when it
+    is the sole entry; such keys fail in the user's ``x[key]`` already, and
+    equally here. Python lists as indices are not array-API keys.
 """
 from __future__ import annotations
 
@@ -18,109 +51,133 @@ def to_float(x):
     return float(x)
 
 
-def _normalize_key(xp, x, key):
-    """Key as a tuple with boolean masks turned into integer arrays (the standard
-    only allows a mask as the sole index, so they are rewritten via nonzero)."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    out = []
-    for k in key:
-        if hasattr(k, "dtype") and xp.isdtype(k.dtype, "bool") and getattr(k, "ndim", 0) > 0:
-            out.extend(xp.nonzero(k))
-        else:
-            out.append(k)
-    return tuple(out)
+# --------------------------------------------------------------------------- keys
 
+def _parts(key) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _is_bool_array(xp, k) -> bool:
+    return hasattr(k, "dtype") and hasattr(k, "shape") and xp.isdtype(k.dtype, "bool")
+
+
+def has_int_array(xp, key) -> bool:
+    """Whether ``key`` has an integer array (0-d included): NumPy's "advanced"
+    indexing, which array-api-strict does not accept in ``__setitem__``."""
+    for k in _parts(key):
+        if isinstance(k, list):
+            return True
+        if hasattr(k, "dtype") and hasattr(k, "shape") and not _is_bool_array(xp, k):
+            return True
+    return False
+
+
+def may_repeat(xp, key) -> bool:
+    """Whether ``x[key]`` can read one position twice (an integer array of ndim >= 1)."""
+    for k in _parts(key):
+        if isinstance(k, list):
+            return True
+        if hasattr(k, "dtype") and not _is_bool_array(xp, k) and len(k.shape) > 0:
+            return True
+    return False
+
+
+def _without_newaxes(key):
+    parts = _parts(key)
+    if not any(k is None for k in parts):
+        return key
+    return tuple(k for k in parts if k is not None)
+
+
+def _fit_value(xp, x, key, value):
+    """``value`` as an array of x's dtype shaped for ``x[key without None] = value``."""
+    if not hasattr(value, "shape"):
+        return value
+    if value.dtype != x.dtype:
+        value = xp.astype(value, x.dtype)
+    parts = _parts(key)
+    if any(k is None for k in parts):
+        full = x[key].shape
+        value = xp.reshape(xp.broadcast_to(value, full), x[_without_newaxes(key)].shape)
+    return value
+
+
+# --------------------------------------------------------------------------- ops
 
 def setitem(xp, x, key, value):
-    y = xp.asarray(x, copy=True)
-    y[key] = value
-    return y
+    """A new array: ``x`` with ``x[key] = value``; ``x`` is not modified."""
+    if not has_int_array(xp, key):
+        try:
+            y = xp.asarray(x, copy=True)
+            y[_without_newaxes(key)] = _fit_value(xp, x, key, value)
+            return y
+        except (TypeError, NotImplementedError, AttributeError, ValueError):
+            pass  # immutable arrays (JAX): the functional path below
+    return _scatter(xp, x, key, value, accumulate=False)
 
 
 def scatter_add(xp, x, key, values):
-    """``x`` with ``values`` added at ``x[key]``; repeated integer indices accumulate.
-
-    Integer-array keys are done as a one-hot matrix product over the flattened
-    indexed axes, which the standard can express; basic keys use setitem.
-    """
-    key = _normalize_key(xp, x, key)
-    if not any(hasattr(k, "dtype") for k in key):
-        y = xp.asarray(x, copy=True)
-        y[key] = y[key] + values
-        return y
-    return _scatter_add_advanced(xp, x, key, values)
+    """A new array: ``x`` with ``values`` added at ``x[key]``; repeated integer
+    indices accumulate (NumPy's ``np.add.at``); ``x`` is not modified."""
+    if not has_int_array(xp, key):
+        # each position at most once: x[key] + values, written back
+        return setitem(xp, x, key, x[key] + values)
+    return _scatter(xp, x, key, values, accumulate=True)
 
 
-def _scatter_add_advanced(xp, x, key, values):
-    # Expand the key to all axes, then move the advanced axes first.
-    nell = sum(1 for k in key if k is Ellipsis)
-    nreal = sum(1 for k in key if k is not None and k is not Ellipsis)
-    full = []
-    for k in key:
-        if k is Ellipsis:
-            full.extend([slice(None)] * (x.ndim - nreal))
-        elif k is None:
-            raise IndexError("scatter_add: None in an advanced index is not supported")
-        else:
-            full.append(k)
-    if not nell:
-        full.extend([slice(None)] * (x.ndim - len(full)))
-    adv = [i for i, k in enumerate(full) if hasattr(k, "dtype") or isinstance(k, int)]
-    arrays = [xp.asarray(full[i]) if hasattr(full[i], "dtype") else full[i] for i in adv]
-    arr_shapes = [a.shape for a in arrays if hasattr(a, "shape")]
-    bshape = _broadcast_shapes(arr_shapes)
-    idx = [xp.broadcast_to(xp.asarray(a, dtype=xp.int64, device=device(x)) if not hasattr(a, "shape") else a, bshape)
-           for a in arrays]
-    rest = [i for i in range(x.ndim) if i not in adv]
-    xt = xp.permute_dims(x, tuple(adv) + tuple(rest))
-    sizes = [x.shape[i] for i in adv]
-    flat = 0
-    for a, n in zip(idx, sizes):
-        a = xp.where(a < 0, a + n, a)
-        flat = flat * n + xp.astype(a, xp.int64)
-    total = 1
-    for n in sizes:
-        total *= n
-    flat = xp.reshape(flat, (-1,))
-    rest_shape = tuple(x.shape[i] for i in rest)
-    # Values are laid out as broadcast-index dims followed by the sliced dims,
-    # except NumPy's rule for separated advanced indices puts them first anyway.
-    adjacent = adv == list(range(adv[0], adv[0] + len(adv)))
-    v = xp.broadcast_to(values, _value_shape(full, adv, bshape, x.shape, adjacent))
-    if adjacent and adv[0] > 0:
-        nb = len(bshape)
-        lead = adv[0]
-        v = xp.permute_dims(v, tuple(range(lead, lead + nb)) + tuple(range(lead)) + tuple(range(lead + nb, v.ndim)))
-    v = xp.reshape(v, (flat.shape[0], -1) if rest_shape else (flat.shape[0], 1))
-    onehot = xp.astype(flat[:, None] == xp.arange(total, device=device(x))[None, :], v.dtype)
-    upd = xp.matrix_transpose(onehot) @ v
-    upd = xp.reshape(upd, tuple(sizes) + rest_shape)
-    inv = [0] * x.ndim
-    for pos, ax in enumerate(tuple(adv) + tuple(rest)):
-        inv[ax] = pos
-    return x + xp.permute_dims(xt * 0 + upd, tuple(inv))
+def _scatter(xp, x, key, values, accumulate):
+    shape = tuple(x.shape)
+    n = 1
+    for s in shape:
+        n *= s
+    dev = device(x)
+    idt = xp.int64
+    iota = xp.reshape(xp.arange(n, dtype=idt, device=dev), shape)
+    pos = iota[key]
+    m = 1
+    for s in pos.shape:
+        m *= s
+    if m == 0 or n == 0:
+        return xp.asarray(x, copy=True)
+    if hasattr(values, "shape"):
+        vals = values if values.dtype == x.dtype else xp.astype(values, x.dtype)
+    else:
+        vals = xp.asarray(values, dtype=x.dtype, device=dev)
+    vals = xp.reshape(xp.broadcast_to(vals, pos.shape), (m,))
+    pos = xp.reshape(pos, (m,))
+    flat = xp.reshape(x, (n,))
+    if may_repeat(xp, key):
+        order = xp.argsort(pos, stable=True)
+        pos = xp.take(pos, order)
+        vals = xp.take(vals, order)
+        if accumulate:
+            vals = _segmented_sum(xp, pos, vals)
+    else:
+        # positions are distinct; sort them (a negative step may reverse them)
+        order = xp.argsort(pos)
+        pos = xp.take(pos, order)
+        vals = xp.take(vals, order)
+    targets = xp.arange(n, dtype=idt, device=dev)
+    lo = xp.searchsorted(pos, targets, side="left")
+    hi = xp.searchsorted(pos, targets, side="right")
+    hit = hi > lo
+    last = xp.where(hit, hi - 1, xp.zeros_like(hi))
+    picked = xp.take(vals, last)
+    if accumulate:
+        out = flat + xp.where(hit, picked, xp.zeros_like(picked))
+    else:
+        out = xp.where(hit, picked, flat)
+    return xp.reshape(out, shape)
 
 
-def _value_shape(full, adv, bshape, shape, adjacent):
-    sliced = []
-    for i, k in enumerate(full):
-        if i in adv:
-            continue
-        start, stop, step = k.indices(shape[i])
-        sliced.append(len(range(start, stop, step)))
-    if adjacent:
-        before = sliced[: adv[0]]
-        return tuple(before) + tuple(bshape) + tuple(sliced[adv[0]:])
-    return tuple(bshape) + tuple(sliced)
-
-
-def _broadcast_shapes(shapes):
-    out: list = []
-    for s in shapes:
-        s = list(s)
-        if len(s) > len(out):
-            out = [1] * (len(s) - len(out)) + out
-        s = [1] * (len(out) - len(s)) + s
-        out = [max(a, b) if 1 in (a, b) else a for a, b in zip(out, s)]
-    return tuple(out)
+def _segmented_sum(xp, keys, vals):
+    """Inclusive running sums of ``vals`` within runs of equal (sorted) ``keys``:
+    the last element of each run holds the run's total."""
+    m = vals.shape[0]
+    d = 1
+    while d < m:
+        same = keys[d:] == keys[:-d]
+        add = xp.where(same, vals[:-d], xp.zeros_like(vals[:-d]))
+        vals = xp.concat((vals[:d], vals[d:] + add))
+        d *= 2
+    return vals

@@ -1,4 +1,10 @@
-"""NumPy: scatter-add through ``np.add.at``; everything else is array-api-compat's."""
+"""NumPy: scatter-add through ``np.add.at``; everything else is array-api-compat's.
+
+Both operations accept any key NumPy's ``x[key]`` accepts (ints, slices,
+``...``, ``None``, boolean masks alone or among other entries, several integer
+arrays broadcasting together) and return a new array of ``x``'s dtype; ``x``
+is never modified.
+"""
 from __future__ import annotations
 
 import array_api_compat.numpy as namespace
@@ -9,18 +15,34 @@ from ._generic import device, to_float  # noqa: F401  (part of this backend's ex
 is_lazy = False
 
 
-def _np_key(key):
-    # Traced keys arrive as arrays already; lists would change NumPy's meaning.
-    return key
+def _repeats(key) -> bool:
+    # Only integer arrays (ndim >= 1) can name one position twice.
+    for k in key if isinstance(key, tuple) else (key,):
+        if isinstance(k, list):
+            return True
+        if isinstance(k, np.ndarray) and k.ndim > 0 and k.dtype != np.bool_:
+            return True
+    return False
+
+
+def _value(x, v):
+    # Writes cast to x's dtype (a float64 cotangent into a float32 buffer);
+    # a complex value into a real array keeps the real part, as gradients do.
+    if isinstance(v, np.ndarray | np.generic) and np.iscomplexobj(v) and not np.iscomplexobj(x):
+        return v.real
+    return v
 
 
 def setitem(xp, x, key, value):
     y = np.array(x, copy=True)
-    y[key] = value
+    y[key] = _value(y, value)
     return y
 
 
 def scatter_add(xp, x, key, values):
     y = np.array(x, copy=True)
-    np.add.at(y, key, values)
+    if _repeats(key):
+        np.add.at(y, key, _value(y, values))
+    else:
+        y[key] += _value(y, values)
     return y

@@ -12,6 +12,7 @@ from .rules import registry
 from .tape import CALL, Const, Tape, Var, spec_of
 from .tangents import (ARRAY, FLOAT, FUNC, METHOD, NOTANGENT, TUPLE, ZERO, ZeroTangent, flatten,
                        leaf_paths, tangent_of, unflatten)
+from .tangents import _KIND
 from .tracer import Context, Tracer, _is_float, active_contexts
 
 __all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "cache_info", "MAX_ENTRIES", "MAX_VARIANTS"]
@@ -34,14 +35,15 @@ def _spec(x):
 
 
 class _Variant:
-    __slots__ = ("fn", "bwd", "finish", "uses", "tape")
+    __slots__ = ("fn", "bwd", "finish", "uses", "tape", "fast")
 
-    def __init__(self, fn, finish, uses, tape, bwd=None):
+    def __init__(self, fn, finish, uses, tape, bwd=None, fast=None):
         self.fn = fn
         self.finish = finish
         self.uses = uses
         self.tape = tape
         self.bwd = bwd
+        self.fast = fast
 
 
 class _Entry:
@@ -54,6 +56,7 @@ class _Entry:
 
 def _on_rule_change(target) -> None:
     with _LOCK:
+        _FAST.clear()
         for key in [k for k, e in _CACHE.items() if any(target in v.uses for v in e.variants)]:
             del _CACHE[key]
 
@@ -65,6 +68,7 @@ def reset() -> None:
     """Empty every cache."""
     with _LOCK:
         _CACHE.clear()
+        _FAST.clear()
         backends._BY_TYPES.clear()
         for k in _STATS:
             _STATS[k] = 0
@@ -113,7 +117,32 @@ def vjp(f: Callable, *args: Any) -> tuple[Any, Callable]:
     return _call("vjp", f, args, None)
 
 
+_FAST: dict = {}
+_FunctionType = type(_spec)
+
+
 def _call(kind, f, args, seed):
+    # Fast path for the common call grad(plain_function, *arrays): a key made
+    # without walking any structure, mapped to the entry the full key found.
+    fast_key = None
+    if seed is None and type(f) is _FunctionType and f.__closure__ is None:
+        kinds = _KIND
+        for a in args:
+            if kinds.get(type(a)) is not ARRAY:
+                break
+        else:
+            fast_key = (kind, f, *[(type(a), a.shape, a.dtype) for a in args])
+        if fast_key is not None:
+            hit = _FAST.get(fast_key)
+            if hit is not None:
+                xp, ext = hit.backend
+                for variant in hit.variants:
+                    try:
+                        out = variant.fn(xp, ext, *args)
+                    except errors.GuardFailed:
+                        continue
+                    _STATS["hits"] += 1
+                    return variant.fast(out) if variant.fast else variant.finish(out, xp, ext)
     tree, leaves = flatten((f, args), _spec)
     skey, sleaves = _seed_key(seed)
     key = (kind, tree, skey)
@@ -130,6 +159,8 @@ def _call(kind, f, args, seed):
             with _LOCK:
                 if key in _CACHE:
                     _CACHE.move_to_end(key)
+                if fast_key is not None and entry.backend is not None and len(_FAST) < 4 * MAX_ENTRIES:
+                    _FAST[fast_key] = entry
             return variant.finish(out, xp, ext)
         _STATS["guard_misses"] += 1
     return _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed)
@@ -149,13 +180,14 @@ def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed):
         rewrite = None if has_tracers else getattr(ext, "transform_tape", None)
         fn = codegen.compile_tape(rewrite(tape) if rewrite else tape, kind)
     finish = _finisher(kind, built, bwd)
-    variant = _Variant(fn, finish, tape.functions_used(), tape, bwd)
+    variant = _Variant(fn, finish, tape.functions_used(), tape, bwd, _fast_finisher(kind, built))
     with _LOCK:
         entry = _CACHE.get(key)
         if entry is None:
             entry = _CACHE[key] = _Entry(None if has_tracers else built["backend"])
             while len(_CACHE) > MAX_ENTRIES:
                 _CACHE.popitem(last=False)
+                _FAST.clear()
         entry.variants.insert(0, variant)
         del entry.variants[MAX_VARIANTS:]
         _STATS["traces"] += 1
@@ -166,6 +198,17 @@ def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed):
         xp, ext = _backend(leaves)
         return finish(fn(xp, ext, *all_leaves), xp, ext)
     return built["result"]
+
+
+def _fast_finisher(kind, built):
+    """For a plain function of arrays returning one array: no structure to rebuild."""
+    if kind != "grad" or built["out_tree"][0] != ARRAY or built["float_leaves"]:
+        return None
+    if built["tree"][1][0][0] != FUNC or built["tree"][1][0][3]:
+        return None
+    if any(n[0] != ARRAY for n in built["tree"][1][1][1]):
+        return None
+    return lambda out: (out[0], (ZERO, *out[1:]))
 
 
 def _finisher(kind, built, bwd):
@@ -306,6 +349,7 @@ def _build(kind, tree, leaves, skey, sleaves, seed):
 
 
 def _finalize(tape: Tape) -> None:
+    tape.simplify()
     tape.eliminate_common_subexpressions()
     tape.eliminate_dead_code()
 

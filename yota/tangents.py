@@ -112,8 +112,17 @@ def _same(a, b):
 
 # --------------------------------------------------------------------------- leaves
 
+_ARRAY_TYPES: dict = {}
+
+
 def is_array(x) -> bool:
-    return hasattr(x, "__array_namespace__") or type(x).__module__ == "numpy" and hasattr(x, "dtype")
+    t = type(x)
+    r = _ARRAY_TYPES.get(t)
+    if r is None:
+        import array_api_compat
+        r = _ARRAY_TYPES[t] = bool(hasattr(x, "__array_namespace__") or (
+            array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, complex, bool))))
+    return r
 
 
 # Node kinds of the structure description. Each node is a tuple whose first item
@@ -122,6 +131,18 @@ ARRAY, FLOAT, STATIC, TUPLE, LIST, DICT, NAMEDTUPLE, OBJECT, SLOTS, FUNC, METHOD
 
 _STATIC_TYPES = (int, bool, str, bytes, type(None), complex, type(Ellipsis), slice, range, type,
                  types.ModuleType, types.BuiltinFunctionType)
+_FLOAT_NODE = (FLOAT,)
+_KIND: dict = {}  # type -> ARRAY / FLOAT / STATIC / TUPLE (meaning: look inside)
+
+
+def _kind(x, t):
+    if t is float:
+        return FLOAT
+    if t in _STATIC_TYPES or isinstance(x, _STATIC_TYPES):
+        return STATIC
+    if is_array(x):
+        return ARRAY
+    return TUPLE
 
 
 class _Flattener:
@@ -136,14 +157,17 @@ class _Flattener:
 
     def __call__(self, x):
         t = type(x)
-        if t is float:
-            self.leaves.append(x)
-            return (FLOAT,)
-        if t in _STATIC_TYPES or isinstance(x, _STATIC_TYPES):
-            return _static(x)
-        if is_array(x):
+        kind = _KIND.get(t)
+        if kind is None:
+            kind = _KIND[t] = _kind(x, t)
+        if kind is ARRAY:
             self.leaves.append(x)
             return (ARRAY, self.spec(x))
+        if kind is FLOAT:
+            self.leaves.append(x)
+            return _FLOAT_NODE
+        if kind is STATIC:
+            return _static(x)
         if isinstance(x, ZeroTangent):
             return (STATIC, x)
         n = len(self.leaves)

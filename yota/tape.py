@@ -177,6 +177,7 @@ class Tape:
         self.title = "tape"
         self.nvars = 0
         self.section = 0  # 0 forward, 1 backward
+        self.types: dict[int, tuple] = {}  # var -> (shape, dtype name), for the passes
         # set by api: everything needed to call the tape again
         self.meta: dict = {}
 
@@ -209,6 +210,41 @@ class Tape:
                 live.update(op.uses())
         kept.reverse()
         self.ops = kept
+
+    def simplify(self) -> None:
+        """Drop multiplications by all-ones arrays (the seed of a scalar output
+        and its broadcasts) when they would not change the other operand."""
+        ones: set[int] = set()
+        rename: dict[int, int] = {}
+        kept = []
+        types = self.types
+        for op in self.ops:
+            if rename:
+                op.args = _rename(op.args, rename)
+                op.kwargs = {k: _rename(v, rename) for k, v in op.kwargs.items()}
+            if op.kind == CALL and not isinstance(op.out, tuple):
+                fn = op.fn
+                a0 = op.args[0] if op.args else None
+                if fn in ("ones_like", "ones") or (fn == "full_like" and op.args[1:2] == (1.0,)):
+                    ones.add(op.out)
+                elif fn in _SHAPE_ONLY and isinstance(a0, Var) and a0.id in ones:
+                    ones.add(op.out)
+                elif fn == "multiply" and len(op.args) == 2:
+                    x, y = op.args
+                    keep = None
+                    for one, other in ((x, y), (y, x)):
+                        is_one = (isinstance(one, Var) and one.id in ones) or (
+                            type(one) in (int, float) and one == 1)
+                        if is_one and isinstance(other, Var) and types.get(other.id) == types.get(op.out):
+                            keep = other
+                            break
+                    if keep is not None:
+                        rename[op.out] = keep.id
+                        continue
+            kept.append(op)
+        self.ops = kept
+        if rename:
+            self.outputs = [_rename(o, rename) for o in self.outputs]
 
     def eliminate_common_subexpressions(self) -> None:
         """Replace repeated identical calls by the first one's result."""
@@ -267,6 +303,10 @@ class Tape:
         return "\n".join(lines)
 
 
+_SHAPE_ONLY = {"reshape", "broadcast_to", "astype", "expand_dims", "permute_dims", "matrix_transpose",
+               "squeeze"}
+
+
 def _const_label(value, i) -> str:
     name = getattr(value, "__name__", None)
     if name and callable(value):
@@ -303,6 +343,11 @@ def _hashable(x):
         return ("nan",)
     hash(x)
     return (type(x), x) if isinstance(x, (int, float, bool, complex)) else x
+
+
+def type_of(value) -> tuple:
+    dtype = getattr(value, "dtype", None)
+    return (tuple(getattr(value, "shape", ())), str(dtype) if dtype is not None else type(value).__name__)
 
 
 def spec_of(value) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import errors
 from .rules import registry
-from .tape import CALL, GUARD, INPUT, Const, DeviceOf, DType, Op, Tape, Var, spec_of
+from .tape import CALL, GUARD, INPUT, Const, DeviceOf, DType, Op, Tape, Var, spec_of, type_of
 from .tangents import ZERO, ZeroTangent
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM"]
@@ -96,6 +96,7 @@ class Context:
         v = self.tape.new_var()
         self.tape.inputs.append(v)
         self.tape.input_names.append(f"{name}  {spec_of(value)}")
+        self.tape.types[v] = type_of(value)
         t = Tracer(value, v, self, diff=_is_float(value))
         self._remember_device(t)
         return t
@@ -166,12 +167,15 @@ class Context:
             op = Op(CALL, outs, fn, enc_args, enc_kw, ", ".join(spec_of(r) for r in result),
                     self.note, type(result), tape.section)
             tape.ops.append(op)
+            for r, v in zip(result, outs):
+                tape.types[v] = type_of(r)
             tracers = [Tracer(r, v, self, diff) for r, v in zip(result, outs)]
             if type(result) is tuple or type(result) is list:
                 return type(result)(tracers)
             return type(result)(*tracers)
         out = tape.new_var()
         tape.ops.append(Op(CALL, out, fn, enc_args, enc_kw, spec_of(result), self.note, None, tape.section))
+        tape.types[out] = type_of(result)
         return Tracer(result, out, self, diff)
 
     def guard(self, t: "Tracer", kind: str, value):

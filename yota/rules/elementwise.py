@@ -1,122 +1,163 @@
-"""Elementwise functions: arithmetic, transcendental, comparisons."""
+"""Elementwise functions: arithmetic, transcendental, rounding, selection, comparisons.
+
+Conventions (JAX's unless noted):
+- Complex: the pullback of a holomorphic f is ``g * f'(z)`` (no conjugate); ``conj`` gives
+  ``conj(g)``, ``real`` gives ``g``, ``imag`` gives ``-1j * g``, ``abs`` gives ``g * conj(z) / |z|``.
+- Ties: ``maximum``/``minimum`` send half the cotangent to each side where ``x == y``; ``clip`` is
+  ``minimum(maximum(x, min), max)`` with those ties (x == min: half to x, half to min).
+- Kinks take the midpoint subgradient: ``abs'(0) = 0`` (PyTorch/autograd; JAX takes 1), so
+  ``copysign(x1, x2)`` has d/dx1 = sign(x1) * sign(result) (0 at x1 == 0), d/dx2 = 0;
+  ``hypot(0, 0)`` gives 0 to both (JAX: 1/2).
+- Piecewise-constant functions (ceil, floor, round, trunc, sign, floor_divide) have zero gradient
+  (a zeros array, like JAX), not "no path".
+- ``remainder(x, y) = x - floor(x / y) * y``: d/dx = 1, d/dy = -floor(x / y) (JAX).
+- ``nextafter(x1, x2)`` is x1 moved by one ulp: d/dx1 = 1, d/dx2 = 0 (JAX has no rule; this is
+  the finite-difference answer).
+- ``pow``: d/dy uses log(x) taken as 0 where x == 0; d/dx at 0**0 is nan, like JAX.
+"""
 from __future__ import annotations
 
 import math
 
-from ._util import unbroadcast
+from ._util import is_complex, unbroadcast
 from .registry import nondiff, rrule
 
+
+def cast_like(xp, g, x):
+    """``g`` with ``x``'s dtype: the real part for a real ``x``, then astype where needed."""
+    if is_complex(g) and not is_complex(x):
+        g = xp.real(g)
+    return g if g.dtype == x.dtype else xp.astype(g, x.dtype)
+
+
+def _unary(name, deriv):
+    """Register ``name(x)`` whose pullback is ``deriv(xp, x, y, g)``."""
+    def rule(xp, x):
+        y = getattr(xp, name)(x)
+        return y, lambda g: (deriv(xp, x, y, g),)
+
+    rule.__name__ = name
+    rrule(name)(rule)
+
+
+def _binary(name, dx, dy):
+    """Register ``name(x1, x2)``; ``dx``/``dy(xp, x1, x2, y, g)`` give the broadcast cotangents
+    (``None``: zero gradient), summed back to each argument's shape, built only when needed."""
+    def rule(xp, x1, x2):
+        y = getattr(xp, name)(x1, x2)
+
+        def pullback(g):
+            def part(d, a):
+                if d is None:
+                    return lambda: xp.zeros_like(a)
+                return lambda: unbroadcast(xp, d(xp, x1, x2, y, g), a)
+
+            return part(dx, x1), part(dy, x2)
+
+        return y, pullback
+
+    rule.__name__ = name
+    rrule(name)(rule)
+
+
 # ---------------------------------------------------------------- arithmetic
+_binary("add", lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: g)
+_binary("subtract", lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: -g)
+_binary("multiply", lambda xp, a, b, y, g: g * b, lambda xp, a, b, y, g: g * a)
+_binary("divide", lambda xp, a, b, y, g: g / b, lambda xp, a, b, y, g: -g * y / b)
+_unary("negative", lambda xp, x, y, g: -g)
+_unary("positive", lambda xp, x, y, g: g)
+_unary("square", lambda xp, x, y, g: 2 * g * x)
+_unary("reciprocal", lambda xp, x, y, g: -g * y * y)
 
 
-@rrule("add")
-def add(xp, x, y):
-    return x + y, lambda g: (lambda: unbroadcast(xp, g, x), lambda: unbroadcast(xp, g, y))
+def _log_or_zero(xp, x):
+    # log(x), taken as 0 where x == 0: the d/dy of x**y there (JAX)
+    if not hasattr(x, "shape"):
+        return math.log(x) if x else 0.0
+    return xp.log(xp.where(x == 0, xp.ones_like(x), x))
 
 
-@rrule("subtract")
-def subtract(xp, x, y):
-    return x - y, lambda g: (lambda: unbroadcast(xp, g, x), lambda: unbroadcast(xp, -g, y))
+_binary("pow", lambda xp, a, b, y, g: g * b * a ** (b - 1),
+        lambda xp, a, b, y, g: g * _log_or_zero(xp, a) * y)
+
+# ---------------------------------------------------------------- exponential and logarithmic
+_unary("exp", lambda xp, x, y, g: g * y)
+_unary("expm1", lambda xp, x, y, g: g * (y + 1))
+_unary("log", lambda xp, x, y, g: g / x)
+_unary("log1p", lambda xp, x, y, g: g / (x + 1))
+_unary("log2", lambda xp, x, y, g: g / (x * math.log(2)))
+_unary("log10", lambda xp, x, y, g: g / (x * math.log(10)))
+_unary("sqrt", lambda xp, x, y, g: g / (2 * y))
+_binary("logaddexp", lambda xp, a, b, y, g: g * xp.exp(a - y), lambda xp, a, b, y, g: g * xp.exp(b - y))
 
 
-@rrule("multiply")
-def multiply(xp, x, y):
-    return x * y, lambda g: (lambda: unbroadcast(xp, g * y, x), lambda: unbroadcast(xp, g * x, y))
+def _hypot_d(which):
+    # x_i / hypot(x1, x2), with 0 at hypot == 0
+    return lambda xp, a, b, y, g: g * (a if which == 0 else b) / xp.where(y == 0, xp.ones_like(y), y)
 
 
-@rrule("divide")
-def divide(xp, x, y):
-    out = x / y
-    return out, lambda g: (lambda: unbroadcast(xp, g / y, x), lambda: unbroadcast(xp, -g * out / y, y))
+_binary("hypot", _hypot_d(0), _hypot_d(1))
 
+# ---------------------------------------------------------------- trigonometric and hyperbolic
+# Principal branches: the formulas hold for complex arguments off the branch cuts.
+_unary("sin", lambda xp, x, y, g: g * xp.cos(x))
+_unary("cos", lambda xp, x, y, g: -g * xp.sin(x))
+_unary("tan", lambda xp, x, y, g: g * (1 + y * y))
+_unary("asin", lambda xp, x, y, g: g / xp.sqrt(1 - x * x))
+_unary("acos", lambda xp, x, y, g: -g / xp.sqrt(1 - x * x))
+_unary("atan", lambda xp, x, y, g: g / (1 + x * x))
+_unary("sinh", lambda xp, x, y, g: g * xp.cosh(x))
+_unary("cosh", lambda xp, x, y, g: g * xp.sinh(x))
+_unary("tanh", lambda xp, x, y, g: g * (1 - y * y))
+_unary("asinh", lambda xp, x, y, g: g / xp.sqrt(x * x + 1))
+_unary("acosh", lambda xp, x, y, g: g / (xp.sqrt(x - 1) * xp.sqrt(x + 1)))  # right branch for complex z
+_unary("atanh", lambda xp, x, y, g: g / (1 - x * x))
+_binary("atan2", lambda xp, a, b, y, g: g * b / (a * a + b * b),
+        lambda xp, a, b, y, g: -g * a / (a * a + b * b))
 
-@rrule("negative")
-def negative(xp, x):
-    return -x, lambda g: (-g,)
+# ---------------------------------------------------------------- complex parts (not holomorphic)
+_unary("conj", lambda xp, x, y, g: xp.conj(g) if is_complex(g) else g)
+_unary("real", lambda xp, x, y, g: cast_like(xp, g, x))
+_unary("imag", lambda xp, x, y, g: cast_like(xp, g, x) * -1j if is_complex(x) else xp.zeros_like(x))
+_unary("abs", lambda xp, x, y, g: g * (xp.conj(xp.sign(x)) if is_complex(x) else xp.sign(x)))
 
-
-@rrule("positive")
-def positive(xp, x):
-    return +x, lambda g: (g,)
-
-
-@rrule("pow")
-def pow_(xp, x, y):
-    out = x ** y
-
-    def log_x():
-        # d/dy x**y = log(x) x**y, taken as 0 where x == 0 (JAX's convention)
-        return xp.log(xp.where(x == 0, 1.0, x)) if hasattr(x, "shape") else math.log(x or 1.0)
-
-    return out, lambda g: (lambda: unbroadcast(xp, g * y * x ** (y - 1), x),
-                           lambda: unbroadcast(xp, g * log_x() * out, y))
-
-
-# ---------------------------------------------------------------- transcendental
-
-
-@rrule("exp")
-def exp(xp, x):
-    y = xp.exp(x)
-    return y, lambda g: (g * y,)
-
-
-@rrule("log")
-def log(xp, x):
-    return xp.log(x), lambda g: (g / x,)
-
-
-@rrule("sqrt")
-def sqrt(xp, x):
-    y = xp.sqrt(x)
-    return y, lambda g: (g / (2 * y),)
-
-
-@rrule("tanh")
-def tanh(xp, x):
-    y = xp.tanh(x)
-    return y, lambda g: (g * (1 - y * y),)
-
-
-@rrule("sin")
-def sin(xp, x):
-    return xp.sin(x), lambda g: (g * xp.cos(x),)
-
-
-@rrule("cos")
-def cos(xp, x):
-    return xp.cos(x), lambda g: (-g * xp.sin(x),)
-
-
-@rrule("abs")
-def abs_(xp, x):
-    return xp.abs(x), lambda g: (g * xp.sign(x),)
-
+# ---------------------------------------------------------------- piecewise constant: zero gradient
+for _name in ("ceil", "floor", "round", "trunc", "sign"):
+    _unary(_name, lambda xp, x, y, g: xp.zeros_like(x))
+_binary("floor_divide", None, None)
+_binary("remainder", lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: -g * xp.floor(a / b))
+_binary("copysign", lambda xp, a, b, y, g: g * xp.sign(a) * xp.sign(y), None)
+_binary("nextafter", lambda xp, a, b, y, g: g, None)
 
 # ---------------------------------------------------------------- selection
-# Ties send half the cotangent to each side, like JAX.
 
 
-@rrule("maximum")
-def maximum(xp, x, y):
-    out = xp.maximum(x, y)
+def _above(xp, a, b, dtype):
+    """1 where a > b, 1/2 where a == b (a tie splits the cotangent), else 0."""
+    return xp.astype(a > b, dtype) + 0.5 * xp.astype(a == b, dtype)
+
+
+_binary("maximum", lambda xp, a, b, y, g: g * _above(xp, a, b, g.dtype),
+        lambda xp, a, b, y, g: g * _above(xp, b, a, g.dtype))
+_binary("minimum", lambda xp, a, b, y, g: g * _above(xp, b, a, g.dtype),
+        lambda xp, a, b, y, g: g * _above(xp, a, b, g.dtype))
+
+
+@rrule("clip")
+def clip(xp, x, /, min=None, max=None):
+    # minimum(maximum(x, min), max), each step splitting ties like maximum/minimum.
+    y = xp.clip(x, min, max)
 
     def pullback(g):
-        wx = xp.astype(x > y, g.dtype) + 0.5 * xp.astype(x == y, g.dtype)
-        return lambda: unbroadcast(xp, g * wx, x), lambda: unbroadcast(xp, g * (1 - wx), y)
+        lo = None if min is None else _above(xp, x, min, g.dtype)  # x's share of maximum(x, min)
+        hi = None if max is None else _above(xp, max, x if min is None else xp.maximum(x, min), g.dtype)
+        gm = g if hi is None else g * hi  # the cotangent that reaches maximum(x, min)
+        return (lambda: unbroadcast(xp, gm if lo is None else gm * lo, x),
+                lambda: unbroadcast(xp, gm * (1 - lo), min),
+                lambda: unbroadcast(xp, g * (1 - hi), max))
 
-    return out, pullback
-
-
-@rrule("minimum")
-def minimum(xp, x, y):
-    out = xp.minimum(x, y)
-
-    def pullback(g):
-        wx = xp.astype(x < y, g.dtype) + 0.5 * xp.astype(x == y, g.dtype)
-        return lambda: unbroadcast(xp, g * wx, x), lambda: unbroadcast(xp, g * (1 - wx), y)
-
-    return out, pullback
+    return y, pullback
 
 
 @rrule("where")
@@ -129,11 +170,11 @@ def where(xp, cond, x, y):
 @rrule("astype")
 def astype(xp, x, dtype, /, *, copy=True, device=None):
     kw = {} if device is None else {"device": device}
-    return xp.astype(x, dtype, **kw), lambda g: (xp.astype(g, x.dtype), None)
+    return xp.astype(x, dtype, **kw), lambda g: (cast_like(xp, g, x), None)
 
 
 nondiff("less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
         "logical_and", "logical_or", "logical_not", "logical_xor",
-        "isfinite", "isinf", "isnan", "signbit", "sign", "floor", "ceil", "round", "trunc",
+        "isfinite", "isinf", "isnan", "signbit",
         "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert",
         "bitwise_left_shift", "bitwise_right_shift")

@@ -1,21 +1,94 @@
-"""Statistical reductions."""
+"""Statistical reductions and cumulative sums/products.
+
+Conventions: ``max``/``min`` share the cotangent evenly among the positions that attain the
+extremum (JAX). ``prod`` and ``cumulative_prod`` never divide by ``x``, so zeros in the input
+(one or several) get exact gradients. Complex inputs follow the holomorphic convention
+(``g * f'(z)``, no conjugate). A ``dtype`` argument's cotangent is cast back to ``x``'s dtype.
+"""
 from __future__ import annotations
 
 from ._util import keep_dims, normalize_axis, size
+from .elementwise import cast_like
 from .registry import nondiff, rrule
+
+
+def _spread(xp, g, x, axis, keepdims):
+    """The cotangent of a reduction, broadcast back over ``x``'s shape."""
+    return xp.broadcast_to(keep_dims(xp, g, x, axis, keepdims), x.shape)
+
+
+def _along(ndim, axis, s):
+    """A full index that takes slice ``s`` along ``axis``."""
+    return tuple(s if i == axis else slice(None) for i in range(ndim))
+
+
+def _cumulative_axis(x, axis):
+    return 0 if axis is None else axis % x.ndim
+
+
+def _others(xp, x, axis):
+    """The product of the other entries along ``axis``, at each position: the exclusive
+    cumulative products from the left times those from the right, with no division."""
+    n = x.shape[axis]
+    if n == 1:
+        return xp.ones_like(x)
+    head = _along(x.ndim, axis, slice(0, n))
+    left = xp.cumulative_prod(x, axis=axis, include_initial=True)[head]
+    right = xp.cumulative_prod(xp.flip(x, axis=axis), axis=axis, include_initial=True)[head]
+    return left * xp.flip(right, axis=axis)
 
 
 @rrule("sum")
 def sum_(xp, x, /, *, axis=None, dtype=None, keepdims=False):
     y = xp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
-    return y, lambda g: (xp.broadcast_to(xp.astype(keep_dims(xp, g, x, axis, keepdims), x.dtype), x.shape),)
+    return y, lambda g: (_spread(xp, cast_like(xp, g, x), x, axis, keepdims),)
+
+
+@rrule("prod")
+def prod(xp, x, /, *, axis=None, dtype=None, keepdims=False):
+    y = xp.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def pullback(g):
+        # prod over several axes = one axis after another; the chain rule walks back through them.
+        z = [x if dtype is None else xp.astype(x, dtype)]
+        axes = normalize_axis(axis, x.ndim)
+        for a in axes[:-1]:
+            z.append(xp.prod(z[-1], axis=a, keepdims=True))
+        c = keep_dims(xp, g, x, axis, keepdims)
+        for a, zi in reversed(list(zip(axes, z))):
+            c = c * _others(xp, zi, a)
+        return (cast_like(xp, xp.broadcast_to(c, x.shape), x),)
+
+    return y, pullback
 
 
 @rrule("mean")
 def mean(xp, x, /, *, axis=None, keepdims=False):
     y = xp.mean(x, axis=axis, keepdims=keepdims)
     n = size(x.shape[a] for a in normalize_axis(axis, x.ndim))
-    return y, lambda g: (xp.broadcast_to(keep_dims(xp, g, x, axis, keepdims) / n, x.shape),)
+    return y, lambda g: (_spread(xp, g / n, x, axis, keepdims),)
+
+
+def _dof(x, axis, correction):
+    return size(x.shape[a] for a in normalize_axis(axis, x.ndim)) - correction
+
+
+@rrule("var")
+def var(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
+    y = xp.var(x, axis=axis, correction=correction, keepdims=keepdims)
+    centered = lambda: x - xp.mean(x, axis=axis, keepdims=True)  # noqa: E731
+    return y, lambda g: (keep_dims(xp, g, x, axis, keepdims) * (2 / _dof(x, axis, correction)) * centered(),)
+
+
+@rrule("std")
+def std(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
+    y = xp.std(x, axis=axis, correction=correction, keepdims=keepdims)
+
+    def pullback(g):
+        c = x - xp.mean(x, axis=axis, keepdims=True)
+        return (keep_dims(xp, g / y, x, axis, keepdims) * (1 / _dof(x, axis, correction)) * c,)
+
+    return y, pullback
 
 
 def _chooser(name):
@@ -36,5 +109,52 @@ def _chooser(name):
 
 max_ = _chooser("max")
 min_ = _chooser("min")
+
+
+@rrule("cumulative_sum")
+def cumulative_sum(xp, x, /, *, axis=None, dtype=None, include_initial=False):
+    y = xp.cumulative_sum(x, axis=axis, dtype=dtype, include_initial=include_initial)
+
+    def pullback(g):
+        a = _cumulative_axis(x, axis)
+        if include_initial:
+            g = g[_along(g.ndim, a, slice(1, None))]
+        # dx_j = sum over k >= j of g_k: a cumulative sum from the right
+        return (cast_like(xp, xp.flip(xp.cumulative_sum(xp.flip(g, axis=a), axis=a), axis=a), x),)
+
+    return y, pullback
+
+
+def _rcumprod_grad(xp, x, g, axis):
+    """dx_j = L_j R_j for y = cumulative_prod(x): L_j = prod_{i<j} x_i and
+    R_j = sum_{k>=j} g_k prod_{j<i<=k} x_i. R solves R_j = g_j + x_{j+1} R_{j+1}, done by
+    recursive doubling (log2(n) steps, keeping R_j = B_j + A_j R_{j+s}), with no division."""
+    n, nd = x.shape[axis], x.ndim
+    cut = lambda lo, hi=None: _along(nd, axis, slice(lo, hi))  # noqa: E731
+    left = xp.cumulative_prod(x, axis=axis, include_initial=True)[cut(0, n)]
+    a = xp.concat([x[cut(1)], xp.zeros_like(x[cut(0, 1)])], axis=axis)
+    b, s = g, 1
+    while s < n:
+        head, tail, rest = cut(0, n - s), cut(s), cut(n - s)
+        b = xp.concat([b[head] + a[head] * b[tail], b[rest]], axis=axis)
+        if 2 * s < n:
+            a = xp.concat([a[head] * a[tail], xp.zeros_like(a[rest])], axis=axis)
+        s *= 2
+    return left * b
+
+
+@rrule("cumulative_prod")
+def cumulative_prod(xp, x, /, *, axis=None, dtype=None, include_initial=False):
+    y = xp.cumulative_prod(x, axis=axis, dtype=dtype, include_initial=include_initial)
+
+    def pullback(g):
+        a = _cumulative_axis(x, axis)
+        if include_initial:
+            g = g[_along(g.ndim, a, slice(1, None))]
+        xc = x if dtype is None else xp.astype(x, dtype)
+        return (cast_like(xp, _rcumprod_grad(xp, xc, g, a), x),)
+
+    return y, pullback
+
 
 nondiff("argmax", "argmin", "all", "any", "count_nonzero")
