@@ -412,3 +412,14 @@ def test_setitem_leaves_callers_array_alone(rng):
     _, g = yota.grad(f, x)
     np.testing.assert_array_equal(x, before)
     np.testing.assert_allclose(g[1], 2 * x * np.array([1, 100, 100, 1]))
+
+
+def test_wrt_skips_unwanted_gradients(rng):
+    m = Linear(rng.random((3, 4)), rng.random(3))
+    X = rng.random((4, 5))
+    val, g = yota.grad(loss, m, X, wrt=1)
+    np.testing.assert_allclose(g[1].W, np.ones((3, 5)) @ X.T)
+    assert g[2] == yota.NoTangent() and g[0] == yota.ZeroTangent()
+    assert "d%4/d%3" not in str(yota.gradtape(loss, m, X, wrt=(1,)))
+    val2, pullback = yota.vjp(lambda W, X: W @ X, m.W, X, wrt=2)
+    assert pullback(np.ones((3, 5)))[1] == yota.NoTangent()

@@ -103,25 +103,35 @@ def _backend(leaves):
 
 # --------------------------------------------------------------------------- the call path
 
-def grad(f: Callable, *args: Any, seed: Any = None) -> tuple[Any, tuple]:
+def grad(f: Callable, *args: Any, seed: Any = None, wrt: int | tuple[int, ...] | None = None
+         ) -> tuple[Any, tuple]:
     """``(value, (fn_grad, *arg_grads))`` of ``f(*args)``.
 
     ``seed=None`` needs a scalar output; ``"ones"`` seeds with ones shaped like the
     output; an array is the output cotangent (a vector-Jacobian product).
+    ``wrt`` (optional) picks the gradients to compute by their position in the
+    result, 0 for ``f`` itself and ``i + 1`` for ``args[i]``; the others come
+    back as ``NoTangent()`` and cost nothing (data arrays, labels).
     """
-    return _call("grad", f, args, seed)
+    return _call("grad", f, args, seed, _wrt(wrt))
 
 
-def vjp(f: Callable, *args: Any) -> tuple[Any, Callable]:
+def vjp(f: Callable, *args: Any, wrt: int | tuple[int, ...] | None = None) -> tuple[Any, Callable]:
     """``(value, pullback)``; ``pullback(cotangent)`` returns ``(fn_grad, *arg_grads)``."""
-    return _call("vjp", f, args, None)
+    return _call("vjp", f, args, None, _wrt(wrt))
+
+
+def _wrt(wrt):
+    if wrt is None:
+        return None
+    return (wrt,) if isinstance(wrt, int) else tuple(sorted(wrt))
 
 
 _FAST: dict = {}
 _FunctionType = type(_spec)
 
 
-def _call(kind, f, args, seed):
+def _call(kind, f, args, seed, wrt=None):
     # Fast path for the common call grad(plain_function, *arrays): a key made
     # without walking any structure, mapped to the entry the full key found.
     fast_key = None
@@ -131,7 +141,7 @@ def _call(kind, f, args, seed):
             if kinds.get(type(a)) is not ARRAY:
                 break
         else:
-            fast_key = (kind, f, *[(type(a), a.shape, a.dtype) for a in args])
+            fast_key = (kind, f, wrt, *[(type(a), a.shape, a.dtype) for a in args])
         if fast_key is not None:
             hit = _FAST.get(fast_key)
             if hit is not None:
@@ -145,7 +155,7 @@ def _call(kind, f, args, seed):
                     return variant.fast(out) if variant.fast else variant.finish(out, xp, ext)
     tree, leaves = flatten((f, args), _spec)
     skey, sleaves = _seed_key(seed)
-    key = (kind, tree, skey)
+    key = (kind, tree, skey, wrt)
     entry = _CACHE.get(key)
     if entry is not None:
         all_leaves = leaves + sleaves if sleaves else leaves
@@ -163,11 +173,11 @@ def _call(kind, f, args, seed):
                     _FAST[fast_key] = entry
             return variant.finish(out, xp, ext)
         _STATS["guard_misses"] += 1
-    return _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed)
+    return _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed, wrt)
 
 
-def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed):
-    built = _build(kind, tree, leaves, skey, sleaves, seed)
+def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed, wrt=None):
+    built = _build(kind, tree, leaves, skey, sleaves, seed, wrt)
     tape = built["tape"]
     has_tracers = any(type(x) is Tracer for x in leaves)
     bwd = None
@@ -255,6 +265,15 @@ def _finisher(kind, built, bwd):
 
 # --------------------------------------------------------------------------- tracing
 
+def _owners(tree) -> list[int]:
+    """For each leaf, its position in the result: 0 for f, i + 1 for args[i]."""
+    fnode, argsnode = tree[1]
+    out = [0] * len(leaf_paths(fnode, ""))
+    for i, node in enumerate(argsnode[1]):
+        out += [i + 1] * len(leaf_paths(node, ""))
+    return out
+
+
 def _names(tree) -> list[str]:
     fnode, argsnode = tree[1]
     fobj = fnode[4].obj if fnode[0] == FUNC else None
@@ -291,13 +310,17 @@ def _title(tree) -> str:
     return f"{name}({', '.join(shown)})"
 
 
-def _build(kind, tree, leaves, skey, sleaves, seed):
+def _build(kind, tree, leaves, skey, sleaves, seed, wrt=None):
     real = [x.val if type(x) is Tracer else x for x in leaves]
     sreal = [x.val if type(x) is Tracer else x for x in sleaves]
     xp, ext = backends.select(real + sreal)
     names = _names(tree)
     ctx = Context(xp, ext, _title(tree))
     tracers = [ctx.input(v, n) for v, n in zip(real, names)]
+    if wrt is not None:
+        owners = _owners(tree)
+        for t, owner in zip(tracers, owners):
+            t.diff = t.diff and owner in wrt
     # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
     inputs = [(t.var, t.val) for t in tracers]
     f2, args2 = unflatten(tree, iter(tracers).__next__)
@@ -324,7 +347,7 @@ def _build(kind, tree, leaves, skey, sleaves, seed):
     grads = []
     concrete_grads = []
     for i, (var, val) in enumerate(inputs):
-        if not _is_float(val):
+        if not _is_float(val) or (wrt is not None and owners[i] not in wrt):
             grads.append(tape.const(NOTANGENT, "NoTangent()"))
             concrete_grads.append(NOTANGENT)
             continue
@@ -460,11 +483,11 @@ def trace(f: Callable, *args: Any) -> tuple[Any, Tape]:
     return built["result"], tape
 
 
-def gradtape(f: Callable, *args: Any, seed: Any = None) -> Tape:
+def gradtape(f: Callable, *args: Any, seed: Any = None, wrt: int | tuple[int, ...] | None = None) -> Tape:
     """The tape with its derivative operations, not compiled; ``print`` it to debug."""
     tree, leaves = flatten((f, args), _spec)
     skey, sleaves = _seed_key(seed)
-    built = _build("grad", tree, leaves, skey, sleaves, seed)
+    built = _build("grad", tree, leaves, skey, sleaves, seed, _wrt(wrt))
     tape = built["tape"]
     tape.meta = {"kind": "grad", "built": built}
     return tape
