@@ -11,7 +11,7 @@ from .gradtape import backward
 from .rules import registry
 from .tape import CALL, Const, Tape, Var, spec_of
 from .tangents import (ARRAY, FLOAT, FUNC, METHOD, NOTANGENT, TUPLE, ZERO, ZeroTangent, flatten,
-                       leaf_paths, tangent_of, unflatten)
+                       compile_builder, leaf_paths, tangent_of, unflatten)
 from .tangents import _KIND
 from .tracer import Context, Tracer, _is_float, active_contexts
 
@@ -35,15 +35,14 @@ def _spec(x):
 
 
 class _Variant:
-    __slots__ = ("fn", "bwd", "finish", "uses", "tape", "fast")
+    __slots__ = ("fn", "bwd", "finish", "uses", "tape")
 
-    def __init__(self, fn, finish, uses, tape, bwd=None, fast=None):
+    def __init__(self, fn, finish, uses, tape, bwd=None):
         self.fn = fn
         self.finish = finish
         self.uses = uses
         self.tape = tape
         self.bwd = bwd
-        self.fast = fast
 
 
 class _Entry:
@@ -136,23 +135,19 @@ def _call(kind, f, args, seed, wrt=None):
     # without walking any structure, mapped to the entry the full key found.
     fast_key = None
     if seed is None and type(f) is _FunctionType and f.__closure__ is None:
-        kinds = _KIND
-        for a in args:
-            if kinds.get(type(a)) is not ARRAY:
-                break
-        else:
-            fast_key = (kind, f, wrt, *[(type(a), a.shape, a.dtype) for a in args])
-        if fast_key is not None:
+        fast = _fast_signature(args)
+        if fast is not None:
+            fast_key = (kind, f, wrt, fast[0])
             hit = _FAST.get(fast_key)
             if hit is not None:
                 xp, ext = hit.backend
                 for variant in hit.variants:
                     try:
-                        out = variant.fn(xp, ext, *args)
+                        out = variant.fn(xp, ext, *fast[1])
                     except errors.GuardFailed:
                         continue
                     _STATS["hits"] += 1
-                    return variant.fast(out) if variant.fast else variant.finish(out, xp, ext)
+                    return variant.finish(out, xp, ext)
     tree, leaves = flatten((f, args), _spec)
     skey, sleaves = _seed_key(seed)
     key = (kind, tree, skey, wrt)
@@ -190,7 +185,7 @@ def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed, wrt=None):
         rewrite = None if has_tracers else getattr(ext, "transform_tape", None)
         fn = codegen.compile_tape(rewrite(tape) if rewrite else tape, kind)
     finish = _finisher(kind, built, bwd)
-    variant = _Variant(fn, finish, tape.functions_used(), tape, bwd, _fast_finisher(kind, built))
+    variant = _Variant(fn, finish, tape.functions_used(), tape, bwd)
     with _LOCK:
         entry = _CACHE.get(key)
         if entry is None:
@@ -210,44 +205,60 @@ def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed, wrt=None):
     return built["result"]
 
 
-def _fast_finisher(kind, built):
-    """For a plain function of arrays returning one array: no structure to rebuild."""
-    if kind != "grad" or built["out_tree"][0] != ARRAY or built["float_leaves"]:
-        return None
-    if built["tree"][1][0][0] != FUNC or built["tree"][1][0][3]:
-        return None
-    if any(n[0] != ARRAY for n in built["tree"][1][1][1]):
-        return None
-    return lambda out: (out[0], (ZERO, *out[1:]))
+def _fast_signature(args):
+    """Arrays, and tuples/lists of arrays: their signature and leaves, or None."""
+    kinds = _KIND
+    sig = []
+    leaves = []
+    for a in args:
+        t = type(a)
+        if kinds.get(t) is ARRAY:
+            sig.append((t, a.shape, a.dtype))
+            leaves.append(a)
+        elif t is tuple or t is list:
+            inner = [t]
+            for b in a:
+                tb = type(b)
+                if kinds.get(tb) is not ARRAY:
+                    return None
+                inner.append((tb, b.shape, b.dtype))
+                leaves.append(b)
+            sig.append(tuple(inner))
+        else:
+            return None
+    return tuple(sig), leaves
+
+
+def _to_float(g):
+    return g if isinstance(g, ZeroTangent) or type(g) is Tracer else float(g)
+
+
+def _keep(g):
+    return g
 
 
 def _finisher(kind, built, bwd):
     tree, out_tree, n_value = built["tree"], built["out_tree"], built["n_value"]
-    float_leaves = built["float_leaves"]
-    n_grads = built["n_grads"]
+    fnode, argsnode = tree[1]
+    # (fn_grad, *arg_grads): the function's part, then each argument's
+    build_grads = compile_builder((TUPLE, (fnode,) + tuple(argsnode[1])), "tangent", built["float_leaves"])
+    build_value = compile_builder(out_tree, "value")
 
     def grads_of(flat, ext):
-        if float_leaves:
-            flat = list(flat)
-            for i in float_leaves:
-                g = flat[i]
-                if not isinstance(g, ZeroTangent) and type(g) is not Tracer and not getattr(ext, "is_lazy", False):
-                    flat[i] = float(g)
-        fg, ag = tangent_of(tree, iter(flat).__next__)
-        return (ZERO if fg is NOTANGENT else fg, *ag)
+        g = build_grads(flat, _keep if getattr(ext, "is_lazy", False) else _to_float)
+        return g if g[0] is not NOTANGENT else (ZERO, *g[1:])
 
     if kind == "trace":
-        return lambda out, xp, ext: unflatten(out_tree, iter(out).__next__)
+        return lambda out, xp, ext: build_value(out, None)
     if kind == "grad":
         def finish(out, xp, ext):
-            value = unflatten(out_tree, iter(out[:n_value]).__next__)
-            return value, grads_of(out[n_value:n_value + n_grads], ext)
+            return build_value(out, None), grads_of(out[n_value:], ext)
         return finish
 
     seed_tree = out_tree
 
     def finish_vjp(out, xp, ext):
-        value = unflatten(out_tree, iter(out[:n_value]).__next__)
+        value = build_value(out, None)
         residuals = out[n_value:]
 
         def pullback(cotangent):

@@ -418,3 +418,79 @@ def _update_slot(x, g, fn, setter, where):
 
 def is_dataclass_instance(x) -> bool:
     return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
+# --------------------------------------------------------------------------- generated builders
+# The per-call path rebuilds the same structure every call; a small generated
+# function per structure does it without walking the structure description.
+
+def _collapse(t):
+    return ZERO if all(isinstance(v, ZeroTangent) for v in t.fields.values()) else t
+
+
+def _rebuild_object(cls, names, values):
+    obj = object.__new__(cls)
+    for n, v in zip(names, values):
+        object.__setattr__(obj, n, v)
+    return obj
+
+
+def compile_builder(node, mode: str, float_leaves=()):
+    """``fn(g, F) -> structure`` built from the flat sequence ``g``.
+
+    ``mode="tangent"`` builds gradients (`Tangent` for objects, `NoTangent` for
+    static values); ``"value"`` rebuilds values like `unflatten`. ``F`` converts
+    the gradients of Python-float leaves.
+    """
+    consts: list = []
+    counter = [0]
+    floats = set(float_leaves)
+
+    def const(v):
+        consts.append(v)
+        return f"C[{len(consts) - 1}]"
+
+    def leaf():
+        i = counter[0]
+        counter[0] += 1
+        return f"F(g[{i}])" if i in floats else f"g[{i}]"
+
+    def expr(n) -> str:
+        k = n[0]
+        if k in (ARRAY, FLOAT):
+            return leaf()
+        if k == STATIC:
+            if mode == "tangent":
+                return "NOT"
+            return const(n[2].obj if len(n) == 3 else n[1])
+        if k == TUPLE:
+            return "(" + "".join(expr(c) + ", " for c in n[1]) + ")"
+        if k == LIST:
+            return "[" + ", ".join(expr(c) for c in n[1]) + "]"
+        if k == DICT:
+            return "{" + ", ".join(f"{const(key)}: {expr(c)}" for key, c in zip(n[1], n[2])) + "}"
+        if k == NAMEDTUPLE:
+            return f"{const(n[1])}(" + ", ".join(expr(c) for c in n[2]) + ")"
+        if k in (OBJECT, SLOTS):
+            vals = [expr(c) for c in n[3]]
+            if mode == "tangent":
+                return f"T({const(n[1])}, **{{" + ", ".join(f"{const(nm)}: {v}" for nm, v in zip(n[2], vals)) + "})"
+            return f"R({const(n[1])}, {const(n[2])}, (" + "".join(v + ", " for v in vals) + "))"
+        if k == FUNC:
+            if mode == "tangent":
+                if not n[3]:
+                    return "ZERO"
+                vals = [expr(c) for c in n[3]]
+                names = n[1].co_freevars
+                return "Z(T(FT, **{" + ", ".join(f"{const(nm)}: {v}" for nm, v in zip(names, vals)) + "}))"
+            raise NotImplementedError("value builders of functions")
+        if k == METHOD:
+            return expr(n[2])
+        raise AssertionError(n)
+
+    body = expr(node)
+    src = f"def build(g, F):\n    return {body}\n"
+    env = {"C": consts, "NOT": NOTANGENT, "ZERO": ZERO, "T": Tangent, "Z": _collapse, "R": _rebuild_object,
+           "FT": types.FunctionType}
+    exec(compile(src, "<yota builder>", "exec"), env)
+    return env["build"]

@@ -15,7 +15,7 @@ from typing import Any
 from . import errors
 from .rules import registry
 from .tape import CALL, GUARD, INPUT, Const, DeviceOf, DType, Op, Tape, Var, spec_of, type_of
-from .tangents import ZERO, ZeroTangent
+from .tangents import ZERO, ZeroTangent, is_array
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM"]
 
@@ -220,7 +220,7 @@ class Context:
         return self.tape.const(a)
 
     def _dtype_name(self, a):
-        if hasattr(a, "shape") or callable(getattr(a, "__array_namespace__", None)):
+        if is_array(a):
             return None
         if isinstance(a, type) and a.__module__ == "builtins":
             return None

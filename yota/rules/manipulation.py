@@ -92,7 +92,12 @@ def broadcast_arrays(xp, *arrays):
 
 @rrule("concat")
 def concat(xp, arrays, /, *, axis=0):
-    y = xp.concat(arrays, axis=axis)
+    if axis is None:
+        # flatten first (the same thing); also, the tape drops keyword arguments equal
+        # to None, which would turn concat's axis=None into its default axis=0
+        y = xp.concat(tuple(xp.reshape(a, (-1,)) for a in arrays), axis=0)
+    else:
+        y = xp.concat(arrays, axis=axis)
 
     def pullback(g):
         parts, start = [], 0
