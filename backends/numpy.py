@@ -11,6 +11,7 @@ import array_api_compat.numpy as namespace
 import numpy as np
 
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)
+from ._reuse import reuse_buffers
 
 is_lazy = False
 
@@ -46,3 +47,8 @@ def scatter_add(xp, x, key, values):
     else:
         y[key] += _value(y, values)
     return y
+
+
+def transform_tape(tape):
+    """Elementwise results go into dead temporaries' buffers (``out=``)."""
+    return reuse_buffers(tape, lambda name: getattr(np, name))

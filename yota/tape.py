@@ -212,9 +212,11 @@ class Tape:
         self.ops = kept
 
     def simplify(self) -> None:
-        """Drop multiplications by all-ones arrays (the seed of a scalar output
-        and its broadcasts) when they would not change the other operand."""
-        ones: set[int] = set()
+        """Fold arrays known to hold one repeated value (the seed of a scalar
+        output, its broadcasts, and their scalar multiples) into the ops that use
+        them, when that leaves the other operand's shape and dtype unchanged:
+        ``ones * g`` becomes ``g``, ``full(1.01) * g`` becomes ``g * 1.01``."""
+        fill: dict[int, float] = {}
         rename: dict[int, int] = {}
         kept = []
         types = self.types
@@ -223,24 +225,22 @@ class Tape:
                 op.args = _rename(op.args, rename)
                 op.kwargs = {k: _rename(v, rename) for k, v in op.kwargs.items()}
             if op.kind == CALL and not isinstance(op.out, tuple):
-                fn = op.fn
-                a0 = op.args[0] if op.args else None
-                if fn in ("ones_like", "ones") or (fn == "full_like" and op.args[1:2] == (1.0,)):
-                    ones.add(op.out)
-                elif fn in _SHAPE_ONLY and isinstance(a0, Var) and a0.id in ones:
-                    ones.add(op.out)
-                elif fn == "multiply" and len(op.args) == 2:
-                    x, y = op.args
-                    keep = None
-                    for one, other in ((x, y), (y, x)):
-                        is_one = (isinstance(one, Var) and one.id in ones) or (
-                            type(one) in (int, float) and one == 1)
-                        if is_one and isinstance(other, Var) and types.get(other.id) == types.get(op.out):
-                            keep = other
-                            break
-                    if keep is not None:
-                        rename[op.out] = keep.id
-                        continue
+                fn, args = op.fn, op.args
+                a0 = args[0] if args else None
+                if fn == "ones_like" or fn == "ones":
+                    fill[op.out] = 1.0
+                elif fn in _SHAPE_ONLY and isinstance(a0, Var) and a0.id in fill and not op.kwargs.get("dtype"):
+                    fill[op.out] = fill[a0.id]
+                elif fn in ("multiply", "add", "subtract") and len(args) == 2 and not op.kwargs:
+                    folded = _fold(op, args, fill, types)
+                    if folded is not None:
+                        if isinstance(folded, Var):
+                            rename[op.out] = folded.id
+                            continue
+                        if isinstance(folded, float):
+                            fill[op.out] = folded
+                        else:
+                            op.fn, op.args = folded
             kept.append(op)
         self.ops = kept
         if rename:
@@ -301,6 +301,31 @@ class Tape:
         lines.append(f"  return {vals}" if self.n_value == len(self.outputs) else
                      f"  return {vals}; grads " + ", ".join(_fmt(o) for o in self.outputs[self.n_value:]))
         return "\n".join(lines)
+
+
+def _fold(op, args, fill, types):
+    """The simpler form of a binary op with a filled operand: a Var (the op is
+    the identity), a float (the result is filled too), an (fn, args) pair, or None."""
+    x, y = args
+    fx = fill.get(x.id) if isinstance(x, Var) else (float(x) if type(x) in (int, float) else None)
+    fy = fill.get(y.id) if isinstance(y, Var) else (float(y) if type(y) in (int, float) else None)
+    fn = op.fn
+    if fx is not None and fy is not None:
+        if isinstance(x, Var) or isinstance(y, Var):
+            return {"multiply": fx * fy, "add": fx + fy, "subtract": fx - fy}[fn]
+        return None
+    if fx is None and fy is None:
+        return None
+    var, c = (y, fx) if fx is not None else (x, fy)
+    if not isinstance(var, Var) or types.get(var.id) != types.get(op.out):
+        return None
+    if fn == "multiply":
+        return var if c == 1.0 else ("multiply", (var, c))
+    if fn == "add":
+        return var if c == 0.0 else ("add", (var, c))
+    if fx is not None:  # c - var
+        return ("subtract", (c, var))
+    return var if c == 0.0 else ("subtract", (var, c))
 
 
 _SHAPE_ONLY = {"reshape", "broadcast_to", "astype", "expand_dims", "permute_dims", "matrix_transpose",
