@@ -333,7 +333,7 @@ def _build(kind, tree, leaves, skey, sleaves, seed, wrt=None):
         for t, owner in zip(tracers, owners):
             t.diff = t.diff and owner in wrt
     # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
-    inputs = [(t.var, t.val) for t in tracers]
+    inputs = [(t.vid, t.val) for t in tracers]
     f2, args2 = unflatten(tree, iter(tracers).__next__)
     stack = active_contexts()
     stack.append(ctx)
@@ -369,12 +369,12 @@ def _build(kind, tree, leaves, skey, sleaves, seed, wrt=None):
             grads.append(tape.const(ZERO, "ZeroTangent()"))
             concrete_grads.append(ZERO)
         else:
-            grads.append(Var(c.var))
+            grads.append(Var(c.vid))
             concrete_grads.append(c.val)
     tape.outputs = outputs + grads
     tape.n_value = len(outputs)
     built["n_grads"] = len(grads)
-    built["seed_vars"] = [s.var for s in seeds if type(s) is Tracer] if kind == "vjp" else []
+    built["seed_vars"] = [s.vid for s in seeds if type(s) is Tracer] if kind == "vjp" else []
     _finalize(tape)
     if kind == "grad":
         fin = _finisher("grad", built, None)
@@ -400,7 +400,7 @@ def _encode_out(ctx, o):
     if type(o) is Tracer:
         if o.ctx is not ctx:
             raise errors.ForeignTracerError()
-        return Var(o.var)
+        return Var(o.vid)
     if isinstance(o, (int, float, complex, bool)) and not isinstance(o, float) or (
             isinstance(o, float) and o == o and abs(o) != float("inf")):
         return o

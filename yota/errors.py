@@ -68,6 +68,10 @@ class ForeignLibraryError(YotaError, TypeError):
                          f"call xp.{func or '<function>'}(...) instead.")
 
 
+class ForeignLibraryAttributeError(ForeignLibraryError, AttributeError):
+    pass
+
+
 class UntraceableError(YotaError, TypeError):
     def __init__(self, what, why):
         super().__init__(f"{what} cannot be traced: {why}.")

@@ -27,17 +27,17 @@ def backward(ctx: Context, outputs: list, seeds: list) -> dict[int, Tracer]:
                 _add(ctx, ct, out, seed, "seed")
         for name, args, y, pullback, _ in reversed(ctx.nodes):
             outs = _tracers(y)
-            cts = [ct.pop(t.var, None) for t in outs]
+            cts = [ct.pop(t.vid, None) for t in outs]
             if all(c is None for c in cts):
                 continue
             label = _label(name)
             if isinstance(y, Tracer):
                 dy = cts[0]
-                head = f"d%{y.var}"
+                head = f"d%{y.vid}"
             else:
                 filled = [c if c is not None else ctx.ns.zeros_like(t) for c, t in zip(cts, outs)]
                 dy = _rebuild(y, iter(filled))
-                head = "d(" + ",".join(f"%{t.var}" for t in outs) + ")"
+                head = "d(" + ",".join(f"%{t.vid}" for t in outs) + ")"
             ctx.note = f"{head} ({label})"
             try:
                 cots = pullback(dy)
@@ -105,20 +105,20 @@ def _give(ctx, ct, a, c, head, name):
             c = ctx.ns.real(c)
         if c.dtype != a.dtype and _is_float(a.val):
             c = ctx.ns.astype(c, a.dtype)
-    _note(ctx, c, f"{head}/d%{a.var}")
+    _note(ctx, c, f"{head}/d%{a.vid}")
     _add(ctx, ct, a, c, None)
 
 
 def _add(ctx, ct, a, c, note):
-    prev = ct.get(a.var)
+    prev = ct.get(a.vid)
     if prev is None:
-        ct[a.var] = c
+        ct[a.vid] = c
         if note:
             _note(ctx, c, note)
     else:
         s = prev + c
-        _note(ctx, s, f"accumulate d%{a.var}")
-        ct[a.var] = s
+        _note(ctx, s, f"accumulate d%{a.vid}")
+        ct[a.vid] = s
 
 
 def _note(ctx, c, text):
@@ -128,7 +128,7 @@ def _note(ctx, c, text):
     head = ctx.note
     for i in range(len(ops) - 1, max(-1, len(ops) - 64), -1):
         op = ops[i]
-        if op.kind == CALL and op.out == c.var:
+        if op.kind == CALL and op.out == c.vid:
             if op.section == 1 and (op.note == head or not op.note or not head):
                 op.note = text
             return

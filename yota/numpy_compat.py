@@ -105,7 +105,7 @@ def _is_traced(a) -> bool:
 def _alias(x):
     """A new handle on the same traced value (like a NumPy view, but safe under copy-on-write)."""
     from .tracer import Tracer
-    return Tracer(x.val, x.var, x.ctx, x.diff)
+    return Tracer(x.val, x.vid, x.ctx, x.diff)
 
 
 def _array(ctx, a):
@@ -1293,7 +1293,7 @@ def _m_conj(ctx, x):
 def _m_sort(ctx, x, axis=-1, kind=None, order=None, *, stable=None):
     # ndarray.sort sorts in place: the tracer now names the sorted array (copy-on-write, like x[i] = v).
     new = FUNCTIONS["sort"](ctx, x, axis, kind, order, stable=stable)
-    x.val, x.var, x.diff = new.val, new.var, new.diff
+    x.val, x.vid, x.diff = new.val, new.vid, new.diff
 
 
 def _m_nonzero(ctx, x):

@@ -105,7 +105,7 @@ class Context:
         dev = getattr(t.val, "device", None)
         if dev is not None:
             try:
-                self.devices.setdefault(_device_key(dev), t.var)
+                self.devices.setdefault(_device_key(dev), t.vid)
             except TypeError:
                 pass
 
@@ -145,7 +145,7 @@ class Context:
         if self.mode is PRIM and name in _IDENTITY_IF_SAME and type(args[0]) is Tracer:
             same = _IDENTITY_IF_SAME[name](args[0], args[1:], kwargs)
             if same:
-                return Tracer(args[0].val, args[0].var, self, False)
+                return Tracer(args[0].val, args[0].vid, self, False)
         impl = self._impl.get(name)
         if impl is None:
             impl = self._impl[name] = implementation(name, self.xp, self.ext)
@@ -179,7 +179,7 @@ class Context:
         return Tracer(result, out, self, diff)
 
     def guard(self, t: "Tracer", kind: str, value):
-        self.tape.ops.append(Op(GUARD, (), kind, (Var(t.var), value), section=self.tape.section))
+        self.tape.ops.append(Op(GUARD, (), kind, (Var(t.vid), value), section=self.tape.section))
         return value
 
     # ------------------------------------------------------------------ encoding
@@ -198,7 +198,7 @@ class Context:
 
     def _encode(self, a):
         if isinstance(a, Tracer):
-            return Var(a.var)
+            return Var(a.vid)
         t = type(a)
         if t in SCALARS or a is None or a is Ellipsis or t is str:
             if t is float and (a != a or a in (float("inf"), float("-inf"))):
@@ -288,7 +288,7 @@ def _snapshot(a):
     # Rules keep their arguments for the pullback; a fresh handle per argument
     # keeps a later in-place __setitem__ in user code from changing them.
     if type(a) is Tracer:
-        return Tracer(a.val, a.var, a.ctx, a.diff)
+        return Tracer(a.val, a.vid, a.ctx, a.diff)
     if type(a) in (tuple, list):
         return type(a)(_snapshot(x) for x in a)
     return a
@@ -296,7 +296,7 @@ def _snapshot(a):
 
 def _aliased(y, ctx, diff=None):
     if type(y) is Tracer:
-        return Tracer(y.val, y.var, y.ctx, _is_float(y.val) if diff else y.diff)
+        return Tracer(y.val, y.vid, y.ctx, _is_float(y.val) if diff else y.diff)
     if isinstance(y, (tuple, list)):
         items = [_aliased(x, ctx, diff) for x in y]
         if type(y) in (tuple, list):
@@ -310,12 +310,12 @@ def _aliased(y, ctx, diff=None):
 class Tracer:
     """An array being traced: a concrete value and its tape variable."""
 
-    __slots__ = ("val", "var", "ctx", "diff", "__weakref__")
+    __slots__ = ("val", "vid", "ctx", "diff", "__weakref__")
     __array_priority__ = 10000
 
     def __init__(self, val, var: int, ctx: Context, diff: bool = False):
         self.val = val
-        self.var = var
+        self.vid = var
         self.ctx = ctx
         self.diff = diff
 
@@ -323,7 +323,7 @@ class Tracer:
         return self.ctx.ns
 
     def __repr__(self):
-        return f"Tracer(%{self.var}, {spec_of(self.val)})"
+        return f"Tracer(%{self.vid}, {spec_of(self.val)})"
 
     # ---------------------------------------------------------- attributes
     @property
@@ -398,7 +398,8 @@ class Tracer:
 
     @property
     def __cuda_array_interface__(self):
-        raise errors.ForeignLibraryError("cupy")
+        # an AttributeError, so hasattr() answers False
+        raise errors.ForeignLibraryAttributeError("cupy")
 
     def __dlpack__(self, *a, **k):
         raise errors.UntraceableError("exporting a traced array through DLPack",
@@ -424,7 +425,7 @@ class Tracer:
         # Copy-on-write: the tracer now names a new array; the old one (and the
         # caller's original) stays as it was.
         new = self.ctx.call("ext.setitem", (self, _key(key), value), {})
-        self.val, self.var, self.diff = new.val, new.var, new.diff or self.diff
+        self.val, self.vid, self.diff = new.val, new.vid, new.diff or self.diff
 
     # ---------------------------------------------------------- NumPy interop
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -473,7 +474,8 @@ Tracer.__invert__ = lambda self: self.ctx.call("bitwise_invert", (self,), {})
 
 # ------------------------------------------------------------------ namespaces
 
-_PASSTHROUGH = {"finfo", "iinfo", "isdtype", "result_type", "can_cast", "__array_namespace_info__"}
+_PASSTHROUGH = {"finfo", "iinfo", "isdtype", "result_type", "can_cast", "broadcast_shapes",
+                "__array_namespace_info__"}
 _CONSTANTS = {"e", "pi", "inf", "nan", "newaxis", "__array_api_version__"}
 
 
