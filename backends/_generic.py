@@ -24,6 +24,9 @@ How a key is carried out
 
     Cost: ``O(x.size + m log m)`` time and memory for ``m`` selected elements.
 
+``getitem(xp, x, key)`` is ``x[key]`` (rules read integer-array keys through
+it, so that a backend can fill what its library's indexing lacks, as Dask's does).
+
 Fast path
     Keys without integer arrays (ints, slices, ``...``, ``None``, one boolean
     mask) select each position at most once; on libraries with mutable arrays
@@ -181,3 +184,9 @@ def _segmented_sum(xp, keys, vals):
         vals = xp.concat((vals[:d], vals[d:] + add))
         d *= 2
     return vals
+
+
+def getitem(xp, x, key):
+    """``x[key]``: the library's own indexing (rules read integer-array keys
+    through ``ext.getitem`` so that a backend can fill in what its library lacks)."""
+    return x[key]

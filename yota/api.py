@@ -117,7 +117,17 @@ def grad(f: Callable, *args: Any, seed: Any = None, wrt: int | tuple[int, ...] |
 
 def vjp(f: Callable, *args: Any, wrt: int | tuple[int, ...] | None = None) -> tuple[Any, Callable]:
     """``(value, pullback)``; ``pullback(cotangent)`` returns ``(fn_grad, *arg_grads)``."""
-    return _call("vjp", f, args, None, _wrt(wrt))
+    value, backward_half = _call("vjp", f, args, None, _wrt(wrt))
+
+    def pullback(cotangent):
+        try:
+            return backward_half(cotangent)
+        except errors.GuardFailed:
+            # a size check in the backward half failed (data-dependent shapes):
+            # the whole gradient, traced for these values
+            return grad(f, *args, seed=cotangent, wrt=wrt)[1]
+
+    return value, pullback
 
 
 def _wrt(wrt):
@@ -450,7 +460,7 @@ def _split_vjp(tape: Tape, built):
     dep = set(seed_vars)
     fwd_ops, bwd_ops = [], []
     for op in tape.ops:
-        if op.kind == CALL and any(v in dep for v in op.uses()):
+        if any(v in dep for v in op.uses()):
             dep.update(op.outs)
             bwd_ops.append(op)
         else:

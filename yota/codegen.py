@@ -84,8 +84,10 @@ def generate(tape: Tape, name: str = "f") -> str:
             continue
         if op.kind == GUARD:
             var, expected = op.args
-            conv = {"bool": "bool", "int": "int", "float": "float", "complex": "complex"}[op.fn]
-            if isinstance(expected, bool):
+            conv = {"bool": "bool", "int": "int", "float": "float", "complex": "complex", "shape": None}[op.fn]
+            if conv is None:
+                lines.append(f"    if tuple({_lit(var)}.shape) != {_lit(expected)}: raise GuardFailed")
+            elif isinstance(expected, bool):
                 lines.append(f"    if {conv}({_lit(var)}) is not {expected}: raise GuardFailed")
             else:
                 lines.append(f"    if {conv}({_lit(var)}) != {_lit(expected)}: raise GuardFailed")

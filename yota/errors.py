@@ -77,6 +77,16 @@ class UntraceableError(YotaError, TypeError):
         super().__init__(f"{what} cannot be traced: {why}.")
 
 
+class UnknownShapeError(YotaError, ValueError):
+    def __init__(self, name):
+        super().__init__(
+            f"xp.{name} produced an array of unknown size (a Dask array whose chunk sizes depend on the data). "
+            f"yota records shapes on the tape, so it needs them known: compute the data-dependent part "
+            f"outside the traced function and call .compute_chunk_sizes() on it (for example "
+            f"idx = da.nonzero(mask)[0].compute_chunk_sizes()), then pass it in as an argument; or use "
+            f"xp.where(mask, x, 0) instead of x[mask].")
+
+
 class GuardFailed(Exception):
     """Raised by compiled code when a recorded branch goes another way."""
 

@@ -125,6 +125,8 @@ class Op:
         if self.kind == INPUT:
             return f"%{self.out} = input {self.fn}"
         if self.kind == GUARD:
+            if self.fn == "shape":
+                return f"guard shape({_fmt(self.args[0])}) == {self.args[1]!r}"
             return f"guard {self.fn}({_fmt(self.args[0])}) == {self.args[1]!r}"
         lhs = ", ".join(f"%{o}" for o in self.outs)
         parts = [_fmt(a) for a in self.args] + [f"{k}={_fmt(v)}" for k, v in self.kwargs.items()]

@@ -140,8 +140,9 @@ class Context:
 
     def record(self, name, args, kwargs):
         if kwargs and isinstance(name, str):
-            # Standard defaults only clutter the tape.
-            kwargs = {k: v for k, v in kwargs.items() if v is not None and not (k == "keepdims" and v is False)}
+            # Standard defaults only clutter the tape (axis=None is not one of them: concat).
+            kwargs = {k: v for k, v in kwargs.items()
+                      if not (v is None and k in _NONE_DEFAULTS) and not (k == "keepdims" and v is False)}
         if self.mode is PRIM and name in _IDENTITY_IF_SAME and type(args[0]) is Tracer:
             same = _IDENTITY_IF_SAME[name](args[0], args[1:], kwargs)
             if same:
@@ -169,6 +170,8 @@ class Context:
             tape.ops.append(op)
             for r, v in zip(result, outs):
                 tape.types[v] = type_of(r)
+                if name in _DATA_DEPENDENT:
+                    self._shape_guard(v, r, name)
             tracers = [Tracer(r, v, self, diff) for r, v in zip(result, outs)]
             if type(result) is tuple or type(result) is list:
                 return type(result)(tracers)
@@ -176,7 +179,18 @@ class Context:
         out = tape.new_var()
         tape.ops.append(Op(CALL, out, fn, enc_args, enc_kw, spec_of(result), self.note, None, tape.section))
         tape.types[out] = type_of(result)
+        if _data_dependent_shape(name, args):
+            self._shape_guard(out, result, name)
         return Tracer(result, out, self, diff)
+
+    def _shape_guard(self, var, value, name):
+        # The rest of the tape was recorded for this size: a later call whose
+        # data give another size must take a new trace.
+        shape = tuple(getattr(value, "shape", ()))
+        if any(s is None or s != s for s in shape):
+            raise errors.UnknownShapeError(name)
+        self.tape.ops.append(Op(GUARD, (), "shape", (Var(var), tuple(int(s) for s in shape)),
+                                section=self.tape.section))
 
     def guard(self, t: "Tracer", kind: str, value):
         self.tape.ops.append(Op(GUARD, (), kind, (Var(t.vid), value), section=self.tape.section))
@@ -252,6 +266,27 @@ def _same_axes(x, rest, kwargs):
 # Calls that return their input unchanged: inside rules they are not recorded.
 _IDENTITY_IF_SAME = {"reshape": _same_shape, "broadcast_to": _same_shape, "astype": _same_dtype,
                      "permute_dims": _same_axes}
+
+
+_NONE_DEFAULTS = {"dtype", "device", "copy", "stream"}
+# Functions whose output size depends on the values, not only the shapes.
+_DATA_DEPENDENT = {"nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values"}
+
+
+def _data_dependent_shape(name, args) -> bool:
+    if name in _DATA_DEPENDENT:
+        return True
+    if name in ("__getitem__", "ext.getitem") and len(args) > 1:
+        keys = args[1] if isinstance(args[1], tuple) else (args[1],)
+        return any(_is_bool_array(k) for k in keys)
+    if name == "repeat" and len(args) > 1:
+        return hasattr(args[1], "shape")
+    return False
+
+
+def _is_bool_array(k) -> bool:
+    dt = getattr(k, "dtype", None)
+    return dt is not None and "bool" in str(dt) and len(getattr(k, "shape", ())) > 0
 
 
 def _device_key(dev):

@@ -75,7 +75,7 @@ def full_like(xp, x, /, fill_value, *, dtype=None, device=None):
         return xp.full_like(x, fill_value, dtype=dtype, device=device), lambda g: (None, None)
     dtype = x.dtype if dtype is None else dtype
     y = xp.zeros_like(x, dtype=dtype, device=device) + xp.astype(fill_value, dtype)
-    return y, lambda g: (None, lambda: xp.sum(g))
+    return _fill_rule(xp, y, fill_value)
 
 
 nondiff("zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",

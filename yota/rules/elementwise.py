@@ -9,7 +9,8 @@ Conventions (JAX's unless noted):
   ``copysign(x1, x2)`` has d/dx1 = sign(x1) * sign(result) (0 at x1 == 0), d/dx2 = 0;
   ``hypot(0, 0)`` gives 0 to both (JAX: 1/2).
 - Piecewise-constant functions (ceil, floor, round, trunc, sign, floor_divide) have zero gradient
-  (a zeros array, like JAX), not "no path".
+  (a zeros array, like JAX), not "no path". Complex ``sign(z) = z/|z|`` is smooth off 0 and gets
+  its true derivative (JAX: zero; PyTorch: the same as here).
 - ``remainder(x, y) = x - floor(x / y) * y``: d/dx = 1, d/dy = -floor(x / y) (JAX).
 - ``nextafter(x1, x2)`` is x1 moved by one ulp: d/dx1 = 1, d/dx2 = 0 (JAX has no rule; this is
   the finite-difference answer).
@@ -17,6 +18,7 @@ Conventions (JAX's unless noted):
 """
 from __future__ import annotations
 
+import cmath
 import math
 
 from ._util import is_complex, unbroadcast
@@ -73,8 +75,10 @@ _unary("reciprocal", lambda xp, x, y, g: -g * y * y)
 
 def _log_or_zero(xp, x):
     # log(x), taken as 0 where x == 0: the d/dy of x**y there (JAX)
-    if not hasattr(x, "shape"):
-        return math.log(x) if x else 0.0
+    if not hasattr(x, "shape"):  # a Python number
+        if x == 0:
+            return 0.0
+        return cmath.log(x) if isinstance(x, complex) else math.log(x) if x > 0 else math.nan
     return xp.log(xp.where(x == 0, xp.ones_like(x), x))
 
 
@@ -123,8 +127,21 @@ _unary("imag", lambda xp, x, y, g: cast_like(xp, g, x) * -1j if is_complex(x) el
 _unary("abs", lambda xp, x, y, g: g * (xp.conj(xp.sign(x)) if is_complex(x) else xp.sign(x)))
 
 # ---------------------------------------------------------------- piecewise constant: zero gradient
-for _name in ("ceil", "floor", "round", "trunc", "sign"):
+for _name in ("ceil", "floor", "round", "trunc"):
     _unary(_name, lambda xp, x, y, g: xp.zeros_like(x))
+
+
+def _sign_d(xp, x, y, g):
+    # Real: zero. Complex: sign(z) = z/|z| is smooth off 0 (JAX gives zero there, PyTorch does
+    # this): (g - conj(g) conj(sign z)^2) / (2|z|), taken as 0 at z == 0.
+    if not is_complex(x):
+        return xp.zeros_like(x)
+    r = xp.abs(x)
+    d = (g - xp.conj(g) * xp.conj(y * y)) / (2 * xp.where(r == 0, xp.ones_like(r), r))
+    return xp.where(r == 0, xp.zeros_like(d), d)
+
+
+_unary("sign", _sign_d)
 _binary("floor_divide", None, None)
 _binary("remainder", lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: -g * xp.floor(a / b))
 _binary("copysign", lambda xp, a, b, y, g: g * xp.sign(a) * xp.sign(y), None)

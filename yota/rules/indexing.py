@@ -1,5 +1,6 @@
 """Indexing: ``__getitem__`` and its scatter gradient, functional ``__setitem__``
-(``ext.setitem``), ``ext.scatter_add``, ``take`` and ``take_along_axis``.
+(``ext.setitem``), ``ext.scatter_add``, ``ext.getitem``, ``take`` and
+``take_along_axis``.
 
 Gradients of reads are writes: a key that selects each position at most once
 (ints, slices, ``...``, ``None``, boolean masks, 0-d integer arrays) sends the
@@ -29,6 +30,19 @@ def may_repeat(xp, key) -> bool:
         if hasattr(k, "dtype") and len(k.shape) > 0 and not xp.isdtype(k.dtype, "bool"):
             return True
     return False
+
+
+def has_int_array(xp, key) -> bool:
+    for k in _parts(key):
+        if isinstance(k, list) or (hasattr(k, "dtype") and not xp.isdtype(k.dtype, "bool")):
+            return True
+    return False
+
+
+def read(xp, x, key):
+    """``x[key]`` inside rules: keys with integer arrays go through ``ext.getitem``
+    (Dask cannot index with several integer arrays; its backend can)."""
+    return ext.getitem(xp, x, key) if has_int_array(xp, key) else x[key]
 
 
 def _expand_to(xp, a, axis, ndim):
@@ -112,7 +126,7 @@ def setitem(xp, x, key, value):
 
     def pullback(g):
         dx = lambda: ext.setitem(xp, g, key, 0.0)  # overwritten positions get nothing
-        dv = lambda: unbroadcast(xp, g[key], value)
+        dv = lambda: unbroadcast(xp, read(xp, g, key), value)
         return dx, None, dv
 
     return y, pullback
@@ -121,4 +135,11 @@ def setitem(xp, x, key, value):
 @rrule("ext.scatter_add")
 def scatter_add(xp, x, key, values):
     y = ext.scatter_add(xp, x, key, values)
-    return y, lambda g: (g, None, lambda: unbroadcast(xp, g[key], values))
+    return y, lambda g: (g, None, lambda: unbroadcast(xp, read(xp, g, key), values))
+
+
+@rrule("ext.getitem")
+def ext_getitem(xp, x, key):
+    # x[key] for any NumPy key, on every backend (rules read integer-array keys this way)
+    y = ext.getitem(xp, x, key)
+    return y, lambda g: (lambda: ext.scatter_add(xp, xp.zeros_like(x), key, g), None)

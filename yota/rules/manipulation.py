@@ -178,7 +178,8 @@ def _diff_adjoint(xp, g, axis):
 def diff(xp, x, /, prepend=None, append=None, *, axis=-1, n=1):
     # prepend/append are keyword-only in the standard; declared positional-or-keyword
     # here so that they receive cotangents.
-    y = xp.diff(x, axis=axis, n=n, prepend=prepend, append=append)
+    extra = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+    y = xp.diff(x, axis=axis, n=n, **extra)
 
     def pullback(g):
         dz = g

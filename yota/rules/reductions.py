@@ -7,6 +7,8 @@ extremum (JAX). ``prod`` and ``cumulative_prod`` never divide by ``x``, so zeros
 """
 from __future__ import annotations
 
+import math
+
 from ._util import keep_dims, normalize_axis, size
 from .elementwise import cast_like
 from .registry import nondiff, rrule
@@ -69,26 +71,24 @@ def mean(xp, x, /, *, axis=None, keepdims=False):
     return y, lambda g: (_spread(xp, g / n, x, axis, keepdims),)
 
 
-def _dof(x, axis, correction):
-    return size(x.shape[a] for a in normalize_axis(axis, x.ndim)) - correction
+def _centered_over_dof(xp, x, axis, correction):
+    """(x - mean) / (N - correction), the derivative of var / 2; a zero count gives inf
+    (the forward value is then inf or nan too)."""
+    dof = size(x.shape[a] for a in normalize_axis(axis, x.ndim)) - correction
+    scale = math.inf if isinstance(dof, (int, float)) and dof == 0 else 1 / dof
+    return (x - xp.mean(x, axis=axis, keepdims=True)) * scale
 
 
 @rrule("var")
 def var(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
     y = xp.var(x, axis=axis, correction=correction, keepdims=keepdims)
-    centered = lambda: x - xp.mean(x, axis=axis, keepdims=True)  # noqa: E731
-    return y, lambda g: (keep_dims(xp, g, x, axis, keepdims) * (2 / _dof(x, axis, correction)) * centered(),)
+    return y, lambda g: (keep_dims(xp, 2 * g, x, axis, keepdims) * _centered_over_dof(xp, x, axis, correction),)
 
 
 @rrule("std")
 def std(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
     y = xp.std(x, axis=axis, correction=correction, keepdims=keepdims)
-
-    def pullback(g):
-        c = x - xp.mean(x, axis=axis, keepdims=True)
-        return (keep_dims(xp, g / y, x, axis, keepdims) * (1 / _dof(x, axis, correction)) * c,)
-
-    return y, pullback
+    return y, lambda g: (keep_dims(xp, g / y, x, axis, keepdims) * _centered_over_dof(xp, x, axis, correction),)
 
 
 def _chooser(name):

@@ -31,6 +31,9 @@ class Rule:
             ba = self._sig.bind(None, *args, **kwargs)
         except TypeError:
             return args, kwargs
+        # Without the defaults, .args stops at the first parameter not given
+        # (clip(x, max=b) would lose b's cotangent).
+        ba.apply_defaults()
         return ba.args[1:], ba.kwargs
 
 
