@@ -30,7 +30,8 @@ UNARY = {
     "permute_dims": lambda xp, x: xp.permute_dims(x, (1, 0)),
     "matrix_transpose": lambda xp, x: xp.matrix_transpose(x),
     "T": lambda xp, x: x.T,
-    "mT": lambda xp, x: x.mT,
+    # raw Dask arrays lack .mT (finite differences call f on them); traced ones have it
+    "mT": lambda xp, x: x.mT if hasattr(x, "mT") else xp.matrix_transpose(x),
     "expand_dims": lambda xp, x: xp.expand_dims(x, axis=1),
     "squeeze": lambda xp, x: xp.squeeze(xp.expand_dims(x, axis=0), axis=0),
     "broadcast_to": lambda xp, x: xp.broadcast_to(x[:1, :], (4, 3)),
