@@ -536,7 +536,7 @@ class TracingNamespace:
 
             def value(*args, **kwargs):
                 return f(*(_dtype_of(a) for a in args), **{k: _dtype_of(v) for k, v in kwargs.items()})
-        elif name in ("linalg", "fft"):
+        elif name in ("linalg", "fft") and not self._prefix:
             value = TracingNamespace(ctx, f"{self._prefix}{name}.")
         else:
             if not hasattr(concrete, name):
