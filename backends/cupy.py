@@ -1,0 +1,339 @@
+"""CuPy: scatter-add through ``cupyx.scatter_add``, elementwise fusion into
+generated ``cupy.ElementwiseKernel``s, and optional CUDA graphs.
+
+Fusion (on by default; ``use_fusion(False)`` or ``YOTA_CUPY_FUSION=0`` turns
+it off). Before a gradient tape is compiled for CuPy arrays,
+``transform_tape`` groups its elementwise ops (forward and backward) into
+regions (see ``backends/_fusion.py``) and replaces each region by one call of
+a generated ElementwiseKernel: inputs are the values the region reads,
+outputs the values used after it; intermediates stay in registers. Kernels
+are cached per (parameter dtypes, source). float32 regions compute in
+``float`` with the ``sinf`` family, float64 in ``double``. To see what fuses::
+
+    from yota.backends import cupy as yc
+    print(yc.transform_tape(yota.gradtape(loss, params, X)))   # the rewritten tape
+    print(yc.fusion_plan(yota.gradtape(loss, params, X)))      # the regions
+
+CUDA graphs (off by default; ``use_cuda_graphs(True)`` or
+``YOTA_CUDA_GRAPHS=1``). The whole compiled call (value and gradients) is
+captured once per cache entry (same shapes, dtypes, structure) and replayed:
+one launch instead of one per op, which is what small models are bound by.
+
+* What is static: the shapes and dtypes (as for every cache entry), the
+  device, and the values of Python-scalar arguments (a different scalar
+  triggers a new capture). Tapes with guards (data-dependent control flow)
+  are never captured: a guard reads a value on the host.
+* Inputs are copied into buffers owned by the graph before each replay
+  (device-to-device, on the current stream).
+* Outputs live in buffers owned by the graph. By default they are copied out,
+  so results stay valid across calls. ``use_cuda_graphs(True,
+  copy_outputs=False)`` returns the graph's own buffers instead: no copy, but
+  the next call overwrites them (the value and gradients of call n are only
+  valid until call n + 1).
+* Intermediates come from a private memory pool held by the graph, so the
+  addresses a replay writes are never handed to other arrays.
+* Each captured entry keeps its graph, its input/output buffers and its pool
+  (about one call's worth of device memory) until yota's cache drops it.
+* The replay runs on the caller's current stream; calls of one compiled
+  function from several streams at once are not supported (they share the
+  buffers). A call on another device than the capture's runs without the
+  graph. If capturing fails (an operation that cannot be captured), that
+  entry warns once and runs without a graph from then on.
+
+Switching fusion or graphs empties yota's cache (``yota.reset()``), so the next
+call compiles with the new setting.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+import array_api_compat.cupy as _xp
+import cupy
+import cupyx
+
+from . import _fusion
+
+__all__ = ["use_fusion", "use_cuda_graphs", "transform_tape", "fusion_plan", "device", "to_float",
+           "setitem", "scatter_add", "getitem", "is_lazy", "FusedKernel", "GraphCall"]
+
+is_lazy = False
+
+
+# --------------------------------------------------------------------------- ext operations
+# Keys are whatever CuPy's ``x[key]`` accepts (ints, slices, ``...``, ``None``,
+# boolean masks, integer arrays); results are new arrays of x's dtype.
+
+def device(x):
+    return x.device
+
+
+def to_float(x):
+    return float(x)
+
+
+def _value(x, v):
+    # A complex value written into a real array keeps its real part, as gradients do.
+    if isinstance(v, cupy.ndarray) and v.dtype.kind == "c" and x.dtype.kind != "c":
+        return v.real
+    return v
+
+
+def _without_newaxes(x, key, v):
+    # ``None`` entries only reshape x[key]; scatters take the key without them.
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(k is None for k in parts):
+        return key, v
+    bare = tuple(k for k in parts if k is not None)
+    if isinstance(v, cupy.ndarray):
+        v = cupy.broadcast_to(v, x[key].shape).reshape(x[bare].shape)
+    return bare, v
+
+
+def setitem(xp, x, key, value):
+    y = x.copy()
+    key, value = _without_newaxes(y, key, _value(y, value))
+    y[key] = value
+    return y
+
+
+def scatter_add(xp, x, key, values):
+    """``x`` with ``values`` added at ``x[key]``; repeated indices accumulate
+    (``cupyx.scatter_add``: atomic adds, values cast to x's dtype). Keys that
+    CuPy's scatter does not take (e.g. a mask beside other entries) use the
+    pure array-API version."""
+    y = x.copy()
+    k, v = _without_newaxes(y, key, _value(y, values))
+    try:
+        cupyx.scatter_add(y, k, v)
+    except (TypeError, IndexError, ValueError, NotImplementedError):
+        from . import _generic
+        return _generic.scatter_add(xp, x, key, values)
+    return y
+
+
+def getitem(xp, x, key):
+    return x[key]
+
+
+# --------------------------------------------------------------------------- switches
+
+_FUSION = os.environ.get("YOTA_CUPY_FUSION", "1").strip().lower() not in ("0", "false", "no", "off")
+_GRAPHS = os.environ.get("YOTA_CUDA_GRAPHS", "0").strip().lower() in ("1", "true", "yes", "on")
+_COPY_OUTPUTS = True
+
+
+def _reset_cache():
+    import yota
+    yota.reset()
+
+
+def use_fusion(flag: bool = True) -> bool:
+    """Turn elementwise kernel fusion on or off; returns the previous setting.
+    Empties yota's cache so the next call compiles with the new setting."""
+    global _FUSION
+    prev, _FUSION = _FUSION, bool(flag)
+    if prev != _FUSION:
+        _reset_cache()
+    return prev
+
+
+def use_cuda_graphs(flag: bool = True, copy_outputs: bool = True) -> bool:
+    """Turn CUDA-graph capture of compiled calls on or off; returns the previous
+    setting. ``copy_outputs=False`` returns the graph's output buffers, which the
+    next call overwrites (see the module docstring). Empties yota's cache."""
+    global _GRAPHS, _COPY_OUTPUTS
+    prev = _GRAPHS
+    changed = prev != bool(flag) or _COPY_OUTPUTS != bool(copy_outputs)
+    _GRAPHS, _COPY_OUTPUTS = bool(flag), bool(copy_outputs)
+    if changed:
+        _reset_cache()
+    return prev
+
+
+# --------------------------------------------------------------------------- fusion
+
+_KERNELS: dict = {}
+_KLOCK = threading.Lock()
+
+
+def _kernel(key, name):
+    k = _KERNELS.get(key)
+    if k is None:
+        with _KLOCK:
+            k = _KERNELS.get(key)
+            if k is None:
+                in_params, out_params, body = key
+                k = _KERNELS[key] = cupy.ElementwiseKernel(in_params, out_params, body, name)
+    return k
+
+
+class FusedKernel:
+    """One fused region: allocates its outputs (the region's shape) and runs the kernel.
+
+    CuPy broadcasts the inputs against the preallocated outputs, so inputs of
+    smaller shapes (biases, row statistics, broadcast scalars) are read in place."""
+
+    __slots__ = ("key", "name", "shape", "dtypes", "single", "kernel", "region")
+
+    def __init__(self, region):
+        self.key = region.key
+        self.name = region.name
+        self.shape = tuple(region.shape)
+        self.dtypes = [cupy.dtype(region.dtypes[v]) for v in region.outputs]
+        self.single = len(region.outputs) == 1
+        self.kernel = None
+        self.region = region
+
+    def __call__(self, *args):
+        k = self.kernel
+        if k is None:
+            k = self.kernel = _kernel(self.key, self.name)
+        outs = [cupy.empty(self.shape, d) for d in self.dtypes]
+        k(*args, *outs)
+        return outs[0] if self.single else tuple(outs)
+
+    def __repr__(self):
+        return f"FusedKernel({self.name})"
+
+
+def fusion_plan(tape):
+    """The regions ``transform_tape`` would fuse (``print`` it)."""
+    return _fusion.plan(tape)
+
+
+def transform_tape(tape):
+    """The tape the CuPy backend compiles: fused kernels, then (if on) one CUDA graph."""
+    out = tape
+    if _FUSION:
+        plan = _fusion.plan(tape)
+        if plan.regions:
+            out = _fusion.rewrite(tape, plan, FusedKernel)
+    if _GRAPHS and not any(op.kind == "guard" for op in out.ops):
+        out = _graph_tape(out)
+    return out
+
+
+# --------------------------------------------------------------------------- CUDA graphs
+
+def _graph_tape(tape):
+    """A one-op tape whose op runs ``tape`` (compiled) as a CUDA graph."""
+    from yota.tape import CALL, Const, Op, Tape, Var
+
+    outs: list[int] = []
+    for o in tape.outputs:
+        if isinstance(o, Var) and o.id not in outs:
+            outs.append(o.id)
+    if not outs:
+        return tape
+    inner = Tape()
+    inner.inputs, inner.input_names = list(tape.inputs), list(tape.input_names)
+    inner.ops, inner.consts, inner.nvars = list(tape.ops), list(tape.consts), tape.nvars
+    inner.outputs, inner.n_value = [Var(v) for v in outs], len(outs)
+    inner.title = tape.title + " (graphed)"
+    runner = GraphCall(inner, _COPY_OUTPUTS)
+    outer = Tape()
+    outer.inputs, outer.input_names = list(tape.inputs), list(tape.input_names)
+    outer.consts = list(tape.consts) + [runner]
+    outer.title, outer.meta, outer.n_value = tape.title, tape.meta, tape.n_value
+    outer.nvars = tape.nvars
+    new_ids = []
+    for _ in outs:
+        outer.nvars += 1
+        new_ids.append(outer.nvars)
+    rename = dict(zip(outs, new_ids))
+    outer.ops = [Op(CALL, tuple(new_ids), Const(len(outer.consts) - 1, "cuda_graph"),
+                    tuple(Var(v) for v in tape.inputs), {}, "", "CUDA graph of the whole call", tuple, 0)]
+    outer.outputs = [Var(rename[o.id]) if isinstance(o, Var) else o for o in tape.outputs]
+    return outer
+
+
+class _Captured:
+    __slots__ = ("graph", "inputs", "outputs", "scalars", "device", "pool", "stream")
+
+
+class GraphCall:
+    """Runs a compiled tape through a CUDA graph captured on its first call."""
+
+    def __init__(self, inner_tape, copy_outputs=True):
+        from yota import codegen
+        self.tape = inner_tape
+        self.fn = codegen.compile_tape(inner_tape, "graphed")
+        self.copy_outputs = copy_outputs
+        self.state: _Captured | None = None
+        self.failed = False
+        self.lock = threading.Lock()
+        self.captures = 0
+
+    def _plain(self, args):
+        import sys
+        return tuple(self.fn(_xp, sys.modules[__name__], *args))
+
+    def __call__(self, *args):
+        if self.failed:
+            return self._plain(args)
+        scalars = tuple(None if isinstance(a, cupy.ndarray) else a for a in args)
+        dev = cupy.cuda.runtime.getDevice()
+        with self.lock:
+            st = self.state
+            if st is None or st.scalars != scalars or st.device != dev:
+                if st is not None and st.device != dev:
+                    return self._plain(args)
+                try:
+                    st = self.state = self._capture(args, scalars, dev)
+                except Exception as e:  # noqa: BLE001 - any capture failure falls back
+                    self.failed = True
+                    self.state = None
+                    warnings.warn(f"yota: CUDA graph capture failed ({type(e).__name__}: {e}); "
+                                  f"this function runs without a graph", RuntimeWarning, stacklevel=2)
+                    return self._plain(args)
+            else:
+                for buf, a in zip(st.inputs, args):
+                    if buf is not None:
+                        _copy_into(buf, a)
+            st.graph.launch()
+            if self.copy_outputs:
+                return tuple(o.copy() for o in st.outputs)
+            return st.outputs
+
+    def _capture(self, args, scalars, dev):
+        import sys
+        ext = sys.modules[__name__]
+        st = _Captured()
+        st.scalars, st.device = scalars, dev
+        cur = cupy.cuda.get_current_stream()
+        st.inputs = [a.copy() if isinstance(a, cupy.ndarray) else None for a in args]
+        fargs = [b if b is not None else a for b, a in zip(st.inputs, args)]
+        st.pool = cupy.cuda.MemoryPool()
+        st.stream = cupy.cuda.Stream(non_blocking=True)
+        st.stream.wait_event(cur.record())
+        with cupy.cuda.using_allocator(st.pool.malloc), st.stream:
+            # Warm-up on the capture stream: compiles kernels, creates library
+            # handles and fills the private pool with the blocks the capture reuses.
+            self.fn(_xp, ext, *fargs)
+            st.stream.begin_capture()
+            try:
+                outs = self.fn(_xp, ext, *fargs)
+            except BaseException:
+                try:
+                    st.stream.end_capture()
+                except Exception:  # noqa: BLE001 - the capture is invalid anyway
+                    pass
+                raise
+            st.graph = st.stream.end_capture()
+        outs = tuple(outs)
+        for o in outs:
+            if not isinstance(o, cupy.ndarray):
+                raise TypeError(f"an output is {type(o).__name__}, not a CuPy array")
+        st.outputs = outs
+        cur.wait_event(st.stream.record())
+        self.captures += 1
+        return st
+
+
+def _copy_into(buf, a):
+    if a.flags.c_contiguous and a.dtype == buf.dtype and a.shape == buf.shape:
+        buf.data.copy_from_device_async(a.data, a.nbytes)
+    else:
+        cupy.copyto(buf, a)
