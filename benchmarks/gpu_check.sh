@@ -137,3 +137,5 @@ run_example() {  # the progress bar is reduced to its last state
 } | tee "$OUT/gpu_mlp.log"
 
 step "done"
+# at most 8 files come back from the machine: keep the merged logs
+rm -f "$OUT"/pytest_cupy_backend.log "$OUT"/pytest_matrix_*.log "$OUT"/gpu_mlp_run.txt
