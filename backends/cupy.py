@@ -1,4 +1,4 @@
-"""CuPy: scatter-add through ``cupyx.scatter_add``, elementwise fusion into
+"""CuPy: scatter-add through ``cupy.add.at``, elementwise fusion into
 generated ``cupy.ElementwiseKernel``s, and optional CUDA graphs.
 
 Fusion (on by default; ``use_fusion(False)`` or ``YOTA_CUPY_FUSION=0`` turns
@@ -100,13 +100,17 @@ def setitem(xp, x, key, value):
 
 def scatter_add(xp, x, key, values):
     """``x`` with ``values`` added at ``x[key]``; repeated indices accumulate
-    (``cupyx.scatter_add``: atomic adds, values cast to x's dtype). Keys that
+    (``cupy.add.at``, else ``cupyx.scatter_add``: atomic adds, values cast to x's dtype). Keys that
     CuPy's scatter does not take (e.g. a mask beside other entries) use the
     pure array-API version."""
     y = x.copy()
     k, v = _without_newaxes(y, key, _value(y, values))
     try:
-        cupyx.scatter_add(y, k, v)
+        add_at = getattr(cupy.add, "at", None)
+        if add_at is not None:
+            add_at(y, k, v)
+        else:  # CuPy before add.at
+            cupyx.scatter_add(y, k, v)
     except (TypeError, IndexError, ValueError, NotImplementedError):
         from . import _generic
         return _generic.scatter_add(xp, x, key, values)
