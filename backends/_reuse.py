@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from yota.tape import CALL, GUARD, Op, Tape, Var, iter_vars
+from yota.tape import CALL, Tape, Var, iter_vars
 
 # tape name -> name of the ufunc (NumPy and CuPy share these names)
 ELEMENTWISE = {
@@ -22,6 +22,10 @@ ELEMENTWISE = {
     "abs": "absolute", "reciprocal": "reciprocal", "maximum": "maximum", "minimum": "minimum",
     "sign": "sign", "floor": "floor", "ceil": "ceil", "trunc": "trunc",
 }
+
+
+# Below this many elements a fresh allocation is cheaper than the keyword call.
+MIN_SIZE = 1 << 14
 
 
 def reuse_buffers(tape: Tape, ufuncs) -> Tape:
@@ -51,7 +55,7 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
     for i, op in enumerate(ops):
         if op.kind == CALL and op.fn in ELEMENTWISE and not op.kwargs and not isinstance(op.out, tuple):
             want = tape.types.get(op.out)
-            if want and want[0]:  # arrays only: a 0-d result may be a scalar
+            if want and want[0] and _size(want[0]) >= MIN_SIZE:  # arrays only: a 0-d result may be a scalar
                 for a in op.args:
                     if isinstance(a, Var) and a.id in owned and last.get(a.id) == i and tape.types.get(a.id) == want:
                         op = copy.copy(op)
@@ -70,4 +74,8 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
     return out
 
 
-_ = (GUARD, Op)
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s if isinstance(s, int) else 0
+    return n

@@ -10,6 +10,11 @@ from ._layout import ensure_backends
 ensure_backends()
 
 from . import rules  # noqa: E402,F401  (registers every rule)
+from .backends import default as _default_backend  # noqa: E402
+
+# NumPy is always installed; importing its namespace now (array-api-compat's
+# clone of numpy takes ~0.1 s) keeps that one-time cost out of the first grad.
+_default_backend()
 from .api import cache_info, compile, grad, gradtape, reset, trace, vjp  # noqa: E402
 from .errors import YotaError  # noqa: E402
 from .ext import ext  # noqa: E402

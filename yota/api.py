@@ -395,6 +395,7 @@ def _build(kind, tree, leaves, skey, sleaves, seed, wrt=None):
 def _finalize(tape: Tape) -> None:
     tape.simplify()
     tape.eliminate_common_subexpressions()
+    tape.factor()
     tape.eliminate_dead_code()
 
 
