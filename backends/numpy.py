@@ -7,6 +7,8 @@ is never modified.
 """
 from __future__ import annotations
 
+import copy
+
 import array_api_compat.numpy as namespace
 import numpy as np
 
@@ -50,8 +52,23 @@ def scatter_add(xp, x, key, values):
 
 
 def transform_tape(tape):
-    """Elementwise results go into dead temporaries' buffers (``out=``)."""
-    return reuse_buffers(tape, lambda name: getattr(np, name))
+    """Elementwise results go into dead temporaries' buffers (``out=``), and
+    sums call the ufunc reduction directly (``np.sum``'s Python wrapper costs
+    about a microsecond a call, which small models pay on every op)."""
+    tape = reuse_buffers(tape, lambda name: getattr(np, name))
+    sums = [i for i, op in enumerate(tape.ops) if op.kind == "call" and op.fn == "sum"
+            and set(op.kwargs) <= {"axis", "keepdims"}]
+    if not sums:
+        return tape
+    tape = copy.copy(tape)
+    tape.ops = list(tape.ops)
+    reduce = tape.const(np.add.reduce, "add_reduce")
+    for i in sums:
+        op = copy.copy(tape.ops[i])
+        op.fn = reduce
+        op.kwargs = {"axis": op.kwargs.get("axis"), **{k: v for k, v in op.kwargs.items() if k != "axis"}}
+        tape.ops[i] = op
+    return tape
 
 
 def getitem(xp, x, key):
