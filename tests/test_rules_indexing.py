@@ -9,6 +9,7 @@ import pytest
 
 import yota
 from yota.ext import ext
+from _helpers import grad_check, namespace_of
 from yota.testing import check_grad, to_numpy
 
 STRICT_INT = ("array-api-strict: integer-array indices only when every entry of the key is an "
@@ -21,23 +22,8 @@ DASK_INT = "Dask: x[i, j] with several integer arrays (or None beside them) rais
 DASK_MASK = "Dask: a boolean mask gives unknown (nan) lengths; the engine needs concrete shapes"
 
 
-def array_namespace(x):
-    if type(x).__module__.startswith("dask"):
-        from yota.backends import dask
-        return dask.namespace
-    return array_api_compat.array_namespace(x)
-
-
-def _grad_check(backend, fn, floats, ints=(), **kw):
-    args = [backend.asarray(a) for a in floats] + [backend.asarray(np.asarray(i)) for i in ints]
-
-    def f(*xs):
-        xp = array_namespace(xs[0])
-        return fn(xp, *xs)
-
-    if backend.name == "dask":
-        kw.setdefault("full", 0)  # VJP identity only: per-element differences are slow on Dask
-    check_grad(f, *args, **kw)
+array_namespace = namespace_of
+_grad_check = grad_check
 
 
 def _away_from_zero(rng, shape):

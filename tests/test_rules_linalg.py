@@ -12,19 +12,13 @@ import pytest
 from array_api_compat import array_namespace
 
 import yota
+from _helpers import namespace_of
 from yota.testing import check_grad, to_numpy
 
 INF = float("inf")
 
 
-def ns(a):
-    """The namespace user code sees: array-api-compat's, except that raw Dask arrays get
-    yota's Dask namespace (array-api-compat's plus the fills compiled code runs on)."""
-    xp = array_namespace(a)
-    if getattr(xp, "__name__", "") == "array_api_compat.dask.array":
-        from yota.backends import dask as yd
-        return yd.namespace
-    return xp
+ns = namespace_of
 
 
 def _shift(xp, n, dtype, spread=3.0):

@@ -10,28 +10,14 @@ import numpy as np
 import pytest
 
 import yota
+from _helpers import grad_check, namespace_of
 from yota.testing import check_grad, to_numpy
 
 DASK_NAN = "Dask: a data-dependent result (nonzero, unique, mask) has unknown (nan) lengths"
 
 
-def array_namespace(x):
-    if type(x).__module__.startswith("dask"):
-        from yota.backends import dask
-        return dask.namespace
-    return array_api_compat.array_namespace(x)
-
-
-def _grad_check(backend, fn, floats, ints=(), **kw):
-    args = [backend.asarray(a) for a in floats] + [backend.asarray(np.asarray(i)) for i in ints]
-
-    def f(*xs):
-        xp = array_namespace(xs[0])
-        return fn(xp, *xs)
-
-    if backend.name == "dask":
-        kw.setdefault("full", 0)  # VJP identity only: per-element differences are slow on Dask
-    check_grad(f, *args, **kw)
+array_namespace = namespace_of
+_grad_check = grad_check
 
 
 def _distinct(rng, shape):

@@ -1,0 +1,29 @@
+"""Helpers the gradient test files share."""
+from __future__ import annotations
+
+import array_api_compat
+import numpy as np
+
+from yota.testing import check_grad
+
+
+def namespace_of(x):
+    """The namespace user code sees: array-api-compat's, except that raw Dask arrays get
+    yota's Dask namespace (array-api-compat's plus the fills compiled code runs on)."""
+    if type(x).__module__.startswith("dask"):
+        from yota.backends import dask
+        return dask.namespace
+    return array_api_compat.array_namespace(x)
+
+
+def grad_check(backend, fn, floats, ints=(), **kw):
+    """check_grad of ``fn(xp, *floats, *ints)`` with the arrays made on ``backend``."""
+    args = [backend.asarray(a) for a in floats] + [backend.asarray(np.asarray(i)) for i in ints]
+
+    def f(*xs):
+        xp = namespace_of(xs[0])
+        return fn(xp, *xs)
+
+    if backend.name == "dask":
+        kw.setdefault("full", 0)  # VJP identity only: per-element differences are slow on Dask
+    check_grad(f, *args, **kw)
