@@ -46,7 +46,8 @@ def _backend_of(x) -> tuple[Any, Any, str]:
 def select(leaves: Sequence[Any]) -> tuple[Any, Any]:
     """The backend for these concrete leaves (Python scalars are ignored).
 
-    NumPy arrays join a Dask backend: small parameters in memory, data chunked.
+    NumPy (or CuPy) arrays join a Dask backend: small parameters in memory,
+    data chunked.
     Any other mixture is an error that names both libraries.
     """
     types = tuple({type(x) for x in leaves if not isinstance(x, (int, float, complex, bool))})
@@ -59,7 +60,8 @@ def select(leaves: Sequence[Any]) -> tuple[Any, Any]:
             continue
         xp, ext, name = _backend_of(x)
         found.setdefault(name, (xp, ext))
-    if "dask" in found and set(found) <= {"dask", "numpy"}:
+    if "dask" in found and set(found) <= {"dask", "numpy", "cupy"}:
+        # in-memory parameters join chunked data (Dask of CuPy chunks with CuPy ones)
         result = found["dask"]
     elif len(found) > 1:
         names = sorted(found)

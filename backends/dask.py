@@ -406,7 +406,8 @@ def _check_matrix(x, name):
 
 
 def _square_chunks(x):
-    return x.ndim == 2 and x.chunks[0] == x.chunks[1]
+    # Dask's blocked LU/Cholesky need every block square: equal chunks throughout
+    return x.ndim == 2 and x.chunks[0] == x.chunks[1] and len(set(x.chunks[0])) == 1
 
 
 def cholesky(x, /, *, upper=False):

@@ -245,3 +245,23 @@ def test_graph_skips_tapes_with_guards():
         want = flat_grads(yota.grad(f, x))
         yc.use_cuda_graphs(True)
         assert_close(got, want, 1e-12)
+
+
+def test_dask_arrays_of_cupy_chunks():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(7)
+    Xc = cupy.asarray(rng.standard_normal((8, 3)))
+    w = cupy.asarray(rng.standard_normal(3))
+    X = da.from_array(Xc, chunks=(4, 3), asarray=False)
+
+    def f(w, X):
+        xp = array_namespace(X)
+        return xp.sum(xp.tanh(X @ w))
+
+    val, g = yota.grad(f, w, X)
+    assert type(g[1]).__module__.startswith("dask")
+    gw = g[1].compute()
+    assert isinstance(gw, cupy.ndarray)
+    want_val, want = yota.grad(f, w, Xc)
+    np.testing.assert_allclose(host(gw), host(want[1]), rtol=1e-10)
+    np.testing.assert_allclose(float(val.compute()), float(want_val), rtol=1e-10)

@@ -148,19 +148,7 @@ EIG_CASES = {
 
 # Dask cases that fail in backends/dask.py (not in the rules): 2-D inv / solve / cholesky
 # hand Dask's blocked LU / Cholesky a matrix whose blocks are not all square.
-_LU = ("backends/dask.py: the 2-D linalg.{} fill calls Dask's blocked {} on a 3x3 matrix in "
-       "chunks (2, 1), which Dask rejects (it needs every block square)")
-DASK_XFAIL = {
-    "inv": _LU.format("inv", "LU"),
-    "solve_vector": _LU.format("solve", "LU"),
-    "solve_matrix": _LU.format("solve", "LU"),
-    "det": _LU.format("inv (det's pullback)", "LU"),
-    "slogdet": _LU.format("inv (slogdet's pullback)", "LU"),
-    "matrix_power_-1": _LU.format("matrix_power / inv", "LU"),
-    "matrix_power_-2": _LU.format("matrix_power / inv", "LU"),
-    "cholesky": _LU.format("cholesky", "Cholesky"),
-    "cholesky_upper": _LU.format("cholesky", "Cholesky"),
-}
+DASK_XFAIL: dict = {}  # every linalg rule runs on Dask too
 
 
 def _xfail_dask(request, backend, name):
