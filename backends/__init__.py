@@ -8,7 +8,6 @@ where it needs a namespace.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Sequence
 
 import array_api_compat

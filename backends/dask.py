@@ -909,7 +909,6 @@ def _flat_index(shape, entries, has_array):
     if has_array:
         adv_shape = _bshape([tuple(e[2].shape) for e in entries if e[0] == "arr"])
         contiguous = adv_pos == list(range(adv_pos[0], adv_pos[-1] + 1))
-        insert_at = adv_pos[0] if contiguous else 0
     # output layout: list of ("basic", entry index) or ("adv",)
     layout = []
     for i, e in enumerate(entries):

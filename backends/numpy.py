@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 
-import array_api_compat.numpy as namespace
+import array_api_compat.numpy as namespace  # noqa: F401  (this backend's xp)
 import numpy as np
 
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)

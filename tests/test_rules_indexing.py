@@ -3,7 +3,6 @@ ext.scatter_add, take and take_along_axis, first and second order, on every
 backend present; and the backends' scatter operations against NumPy."""
 from __future__ import annotations
 
-import array_api_compat
 import numpy as np
 import pytest
 

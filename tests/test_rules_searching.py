@@ -5,13 +5,12 @@ are not, but their results must trace (data-dependent shapes included) and
 feed differentiable code."""
 from __future__ import annotations
 
-import array_api_compat
 import numpy as np
 import pytest
 
 import yota
 from _helpers import grad_check, namespace_of
-from yota.testing import check_grad, to_numpy
+from yota.testing import to_numpy
 
 DASK_NAN = "Dask: a data-dependent result (nonzero, unique, mask) has unknown (nan) lengths"
 

@@ -9,9 +9,9 @@ from typing import Any, Callable
 from . import backends, codegen, errors  # noqa: F401
 from .gradtape import backward
 from .rules import registry
-from .tape import CALL, Const, Tape, Var, spec_of
-from .tangents import (ARRAY, FLOAT, FUNC, METHOD, NOTANGENT, TUPLE, ZERO, ZeroTangent, flatten,
-                       compile_builder, leaf_paths, tangent_of, unflatten)
+from .tape import Tape, Var
+from .tangents import (ARRAY, FUNC, METHOD, NOTANGENT, TUPLE, ZERO, ZeroTangent, flatten,
+                       compile_builder, leaf_paths, unflatten)
 from .tangents import _KIND
 from .tracer import Context, Tracer, _is_float, active_contexts
 
@@ -544,4 +544,3 @@ def compile(tape: Tape) -> Callable:  # noqa: A001 - the public name is fixed by
     return compiled
 
 
-_ = (ARRAY, FLOAT, METHOD, TUPLE, Const, spec_of)

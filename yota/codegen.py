@@ -10,7 +10,7 @@ import itertools
 import linecache
 
 from .errors import GuardFailed
-from .tape import CALL, GUARD, INPUT, Const, DeviceOf, DType, Tape, Var, iter_vars
+from .tape import GUARD, INPUT, Const, DeviceOf, DType, Tape, Var, iter_vars
 from .tracer import INFIX, PREFIX
 
 __all__ = ["generate", "compile_tape"]

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import operator
 import threading
-from typing import Any
 
 from . import errors
 from .rules import registry
-from .tape import CALL, GUARD, INPUT, Const, DeviceOf, DType, Op, Tape, Var, spec_of, type_of
-from .tangents import ZERO, ZeroTangent, is_array
+from .tape import CALL, GUARD, DeviceOf, DType, Op, Tape, Var, spec_of, type_of
+from .tangents import is_array
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM"]
 

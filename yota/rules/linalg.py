@@ -514,7 +514,7 @@ def qr(xp, x, /, *, mode="reduced"):
         if m >= n:
             return _qr_square_or_tall(xp, qq, rr, gq, gr)
         # wide: x = [X | Y], R = [U | V], X = Q U, V = Q^H Y
-        y, u, v = x[..., :, m:], r[..., :, :m], r[..., :, m:]
+        y, u = x[..., :, m:], r[..., :, :m]
         gu, gv = gr[..., :, :m], gr[..., :, m:]
         gx = _qr_square_or_tall(xp, q, u, gq + y @ _H(xp, gv), gu)
         return xp.concat([gx, q @ gv], axis=-1)
