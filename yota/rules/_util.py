@@ -11,6 +11,15 @@ def is_complex(x) -> bool:
     return dt is not None and ("complex" in str(dt))
 
 
+def real_dtype(xp, dt):
+    """The real dtype of the same precision (complex64 -> float32)."""
+    if dt == xp.complex64:
+        return xp.float32
+    if dt == xp.complex128:
+        return xp.float64
+    return dt
+
+
 def unbroadcast(xp, g, x):
     """Sum the cotangent ``g`` of a broadcast result back to the shape of ``x``.
 

@@ -21,7 +21,7 @@ pairing ``Re(sum(g * dy))`` (no conjugation of ``g``):
 """
 from __future__ import annotations
 
-from ._util import is_complex
+from ._util import is_complex, real_dtype as _real_dtype
 from .registry import nondiff, rrule
 
 # A transform with norm N and its inverse-direction partner scale by the same factor.
@@ -30,14 +30,6 @@ _SWAP = {"backward": "forward", "ortho": "ortho", "forward": "backward", None: "
 
 def _conj(xp, a):
     return xp.conj(a) if is_complex(a) else a
-
-
-def _real_dtype(xp, dt):
-    if dt == xp.complex64:
-        return xp.float32
-    if dt == xp.complex128:
-        return xp.float64
-    return dt
 
 
 def _resize(xp, a, axis, size):

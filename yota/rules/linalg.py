@@ -45,6 +45,7 @@ import string
 from collections import Counter
 
 from ._util import is_complex, keep_dims, normalize_axis, unbroadcast
+from ._util import real_dtype as _real_dtype
 from .registry import nondiff, rrule
 
 INF = float("inf")
@@ -66,14 +67,6 @@ def _H(xp, a):
 
 def _eye(xp, n, like, m=None, k=0):
     return xp.eye(n, m, k=k, dtype=_real_dtype(xp, like.dtype), device=like.device)
-
-
-def _real_dtype(xp, dt):
-    if dt == xp.complex64:
-        return xp.float32
-    if dt == xp.complex128:
-        return xp.float64
-    return dt
 
 
 def _diag(xp, d, like):
