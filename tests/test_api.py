@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from array_api_compat import array_namespace
+from array_api_compat import device as array_device
 
 import yota
 from yota.testing import check_grad
@@ -423,3 +424,32 @@ def test_wrt_skips_unwanted_gradients(rng):
     assert "d%4/d%3" not in str(yota.gradtape(loss, m, X, wrt=(1,)))
     val2, pullback = yota.vjp(lambda W, X: W @ X, m.W, X, wrt=2)
     assert pullback(np.ones((3, 5)))[1] == yota.NoTangent()
+
+
+def test_dtype_queries_inside_traced_code(backend, rng):
+    x = backend.asarray(rng.standard_normal(4), dtype=np.float32)
+
+    def f(x):
+        xp = array_namespace(x)
+        eps = xp.finfo(x.dtype).eps
+        assert xp.isdtype(x.dtype, "real floating") and xp.result_type(x, x) == x.dtype
+        assert xp.iinfo(xp.int32).max == 2**31 - 1
+        z = xp.zeros(x.shape, dtype=x.dtype, device=array_device(x))
+        return xp.sum(xp.sqrt(x * x + eps) + z)
+
+    check_grad(f, x)
+
+
+def test_fast_path_for_dataclass_parameters(rng):
+    m = Linear(rng.random((3, 4)), rng.random(3))
+    X = rng.random((4, 5))
+    for _ in range(3):
+        _, g = yota.grad(loss, m, X)
+    from yota import api
+    assert api._FAST  # the dataclass of arrays took the fast path
+    m.W = m.W * 2  # a new field value is read on the next call
+    _, g = yota.grad(loss, m, X)
+    np.testing.assert_allclose(g[2], m.W.T @ np.ones((3, 5)))
+    m.extra = 1  # a new field: another signature, the full path
+    _, g = yota.grad(loss, m, X)
+    assert g[1].extra == yota.NoTangent()

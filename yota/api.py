@@ -216,7 +216,8 @@ def _trace_and_cache(kind, key, tree, leaves, skey, sleaves, seed, wrt=None):
 
 
 def _fast_signature(args):
-    """Arrays, and tuples/lists of arrays: their signature and leaves, or None."""
+    """Arrays, tuples/lists of arrays, and objects whose fields are all arrays
+    (a dataclass of parameters): their signature and leaves, or None."""
     kinds = _KIND
     sig = []
     leaves = []
@@ -225,18 +226,26 @@ def _fast_signature(args):
         if kinds.get(t) is ARRAY:
             sig.append((t, a.shape, a.dtype))
             leaves.append(a)
-        elif t is tuple or t is list:
+            continue
+        if t is tuple or t is list:
+            items = a
             inner = [t]
-            for b in a:
-                tb = type(b)
-                if kinds.get(tb) is not ARRAY:
-                    return None
-                inner.append((tb, b.shape, b.dtype))
-                leaves.append(b)
-            sig.append(tuple(inner))
+        elif t not in _NOT_OBJECTS and (d := getattr(a, "__dict__", None)) and type(d) is dict:
+            items = d.values()
+            inner = [t, tuple(d)]
         else:
             return None
+        for b in items:
+            tb = type(b)
+            if kinds.get(tb) is not ARRAY:
+                return None
+            inner.append((tb, b.shape, b.dtype))
+            leaves.append(b)
+        sig.append(tuple(inner))
     return tuple(sig), leaves
+
+
+_NOT_OBJECTS = frozenset({_FunctionType, type(_spec.__call__), type(inspect), type})
 
 
 def _to_float(g):
