@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import array_api_compat
 
-__all__ = ["select", "MixedBackendError", "library_name", "default"]
+__all__ = ["select", "check_devices", "MixedBackendError", "library_name", "default"]
 
 
 class MixedBackendError(TypeError):
@@ -74,6 +74,20 @@ def select(leaves: Sequence[Any]) -> tuple[Any, Any]:
         result = default()
     _BY_TYPES[types] = result
     return result
+
+
+def check_devices(leaves: Sequence[Any]) -> None:
+    """CuPy arrays on different GPUs cannot meet in one tape: name both devices."""
+    devices: dict = {}
+    for x in leaves:
+        if library_name(x) == "cupy":
+            d = x.device
+            devices.setdefault(getattr(d, "id", d), d)
+    if len(devices) > 1:
+        a, b = list(devices.values())[:2]
+        raise MixedBackendError(
+            f"CuPy arrays on two devices were passed together: {a} and {b}. Move them to one device "
+            f"first (for example `with cupy.cuda.Device({getattr(a, 'id', 0)}): y = cupy.asarray(x)`).")
 
 
 def default() -> tuple[Any, Any]:

@@ -453,3 +453,22 @@ def test_fast_path_for_dataclass_parameters(rng):
     m.extra = 1  # a new field: another signature, the full path
     _, g = yota.grad(loss, m, X)
     assert g[1].extra == yota.NoTangent()
+
+
+def test_cupy_arrays_on_two_devices_name_both():
+    from yota.backends import MixedBackendError, check_devices
+
+    class Device:
+        def __init__(self, i):
+            self.id = i
+
+        def __repr__(self):
+            return f"<CUDA Device {self.id}>"
+
+    def fake(i):
+        cls = type("ndarray", (), {"__module__": "cupy", "device": Device(i)})
+        return cls()
+
+    check_devices([fake(0), fake(0)])
+    with pytest.raises(MixedBackendError, match="Device 0.*Device 1"):
+        check_devices([fake(0), fake(1)])

@@ -344,6 +344,7 @@ def _build(kind, tree, leaves, skey, sleaves, seed, wrt=None):
     real = [x.val if type(x) is Tracer else x for x in leaves]
     sreal = [x.val if type(x) is Tracer else x for x in sleaves]
     xp, ext = backends.select(real + sreal)
+    backends.check_devices(real)
     names = _names(tree)
     ctx = Context(xp, ext, _title(tree))
     tracers = [ctx.input(v, n) for v, n in zip(real, names)]
