@@ -274,8 +274,6 @@ def _finisher(kind, built, bwd):
             return build_value(out, None), grads_of(out[n_value:], ext)
         return finish
 
-    seed_tree = out_tree
-
     def finish_vjp(out, xp, ext):
         value = build_value(out, None)
         residuals = out[n_value:]
@@ -289,7 +287,6 @@ def _finisher(kind, built, bwd):
 
         return value, pullback
 
-    del seed_tree
     return finish_vjp
 
 

@@ -310,35 +310,6 @@ def unflatten(node, leaves: Callable[[], Any]):
     raise AssertionError(node)
 
 
-def tangent_of(node, grads: Callable[[], Any], top_function: bool = False):
-    """Build the gradient structure for ``node`` taking leaf gradients from ``grads()``."""
-    k = node[0]
-    if k in (ARRAY, FLOAT):
-        return grads()
-    if k == STATIC:
-        return NOTANGENT
-    if k == TUPLE:
-        return tuple(tangent_of(n, grads) for n in node[1])
-    if k == LIST:
-        return [tangent_of(n, grads) for n in node[1]]
-    if k == DICT:
-        return dict(zip(node[1], (tangent_of(n, grads) for n in node[2])))
-    if k == NAMEDTUPLE:
-        return node[1](*(tangent_of(n, grads) for n in node[2]))
-    if k in (OBJECT, SLOTS):
-        return Tangent(node[1], **{name: tangent_of(n, grads) for name, n in zip(node[2], node[3])})
-    if k == FUNC:
-        if not node[3]:
-            return ZERO
-        fields = {name: tangent_of(n, grads) for name, n in zip(node[1].co_freevars, node[3])}
-        if all(isinstance(v, ZeroTangent) for v in fields.values()):
-            return ZERO
-        return Tangent(types.FunctionType, **fields)
-    if k == METHOD:
-        return tangent_of(node[2], grads)
-    raise AssertionError(node)
-
-
 def leaf_paths(node, prefix: str) -> list[str]:
     """Human names of the leaves (``m.W``, ``X[0]``, ``f.w``) for tape printing."""
     out: list[str] = []
