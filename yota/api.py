@@ -529,9 +529,17 @@ def compile(tape: Tape) -> Callable:  # noqa: A001 - the public name is fixed by
         raise TypeError("yota.compile takes a tape from yota.trace or yota.gradtape")
     built = tape.meta["built"]
     fn = codegen.compile_tape(tape, kind)
+    per_backend = {}  # ext -> the function with that backend's tape rewrite (fusion, buffer reuse)
     finish = _finisher(kind, built, None)
     n_leaves = len(tape.inputs)
     seed_leaves = n_leaves - len(_names(built["tree"]))
+
+    def for_backend(ext):
+        f = per_backend.get(ext)
+        if f is None:
+            rewrite = getattr(ext, "transform_tape", None)
+            f = per_backend[ext] = codegen.compile_tape(rewrite(tape), kind) if rewrite else fn
+        return f
 
     def compiled(f, *args, seed=None):
         tree, leaves = flatten((f, args), _spec)
@@ -539,8 +547,9 @@ def compile(tape: Tape) -> Callable:  # noqa: A001 - the public name is fixed by
         if len(leaves) + len(sleaves) != n_leaves:
             raise TypeError(f"this compiled tape takes {n_leaves - seed_leaves} arrays; got {len(leaves)}")
         xp, ext = _backend(leaves)
+        run = fn if any(type(x) is Tracer for x in leaves) else for_backend(ext)
         try:
-            out = fn(xp, ext, *leaves, *sleaves)
+            out = run(xp, ext, *leaves, *sleaves)
         except errors.GuardFailed:
             raise errors.YotaError("the values took another branch than the traced one (a guard failed); "
                                    "a compiled tape is one path: use yota.grad, which retraces") from None
