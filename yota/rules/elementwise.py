@@ -66,7 +66,16 @@ def _binary(name, dx, dy):
 _binary("add", lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: g)
 _binary("subtract", lambda xp, a, b, y, g: g, lambda xp, a, b, y, g: -g)
 _binary("multiply", lambda xp, a, b, y, g: g * b, lambda xp, a, b, y, g: g * a)
-_binary("divide", lambda xp, a, b, y, g: g / b, lambda xp, a, b, y, g: -g * y / b)
+
+
+@rrule("divide")
+def divide(xp, x1, x2):
+    y = x1 / x2
+    # x2 is constant along the axes it is broadcast over: divide after summing back (softmax's
+    # row sums then cost a division per row, not per element)
+    return y, lambda g: (lambda: unbroadcast(xp, g / x2, x1), lambda: -unbroadcast(xp, g * y, x2) / x2)
+
+
 _unary("negative", lambda xp, x, y, g: -g)
 _unary("positive", lambda xp, x, y, g: g)
 _unary("square", lambda xp, x, y, g: 2 * g * x)
