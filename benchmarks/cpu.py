@@ -30,6 +30,7 @@ from array_api_compat import array_namespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from losses import chain_loss, mlp_loss  # noqa: E402,F401
 from _common import (  # noqa: E402
     first_call, fmt_bytes, fmt_ratio, fmt_time, median, peak_memory,
     print_machine, print_table, time_fn,
@@ -68,17 +69,6 @@ def mlp_make(rng, batch=256, sizes=(784, 512, 512, 10)):
     X = rng.random((batch, sizes[0]), dtype=f32)
     Y = np.eye(sizes[-1], dtype=f32)[rng.integers(0, sizes[-1], batch)]  # one-hot
     return tuple(params), (X, Y)
-
-
-def mlp_loss(params, X, Y, xp=None):
-    xp = xp or array_namespace(X)
-    W1, b1, W2, b2, W3, b3 = params
-    H1 = xp.tanh(X @ W1 + b1)
-    H2 = xp.tanh(H1 @ W2 + b2)
-    Z = H2 @ W3 + b3
-    Z = Z - xp.max(Z, axis=1, keepdims=True)
-    logp = Z - xp.log(xp.sum(xp.exp(Z), axis=1, keepdims=True))
-    return -xp.sum(Y * logp) / X.shape[0]
 
 
 def mlp_numpy(params, X, Y):
@@ -120,14 +110,6 @@ def tiny_numpy(params):
 
 def chain_make(rng, n=2_000_000):
     return (rng.standard_normal(n),), ()
-
-
-def chain_loss(params, xp=None):
-    (y,) = params
-    xp = xp or array_namespace(y)
-    for _ in range(6):
-        y = xp.sin(y) * 1.01 + y * 0.5
-    return xp.sum(y)
 
 
 def chain_numpy(params):

@@ -55,6 +55,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # yota from the checkout
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share the GPU with CuPy and torch
 
+from losses import chain_loss, mlp_loss  # noqa: E402,F401
 from _common import first_call, fmt_ratio, fmt_time, median, print_machine, print_table, time_fn  # noqa: E402
 
 f32 = np.float32
@@ -73,20 +74,6 @@ def mlp_make(rng, batch, sizes):
     X = rng.random((batch, sizes[0]), dtype=f32)
     Y = np.eye(sizes[-1], dtype=f32)[rng.integers(0, sizes[-1], batch)]
     return tuple(params), (X, Y)
-
-
-def mlp_loss(params, X, Y, xp=None):
-    """The array-API loss: yota (xp from the arrays) and JAX (xp=jax.numpy)."""
-    if xp is None:
-        from array_api_compat import array_namespace
-        xp = array_namespace(X)
-    W1, b1, W2, b2, W3, b3 = params
-    H1 = xp.tanh(X @ W1 + b1)
-    H2 = xp.tanh(H1 @ W2 + b2)
-    Z = H2 @ W3 + b3
-    Z = Z - xp.max(Z, axis=1, keepdims=True)
-    logp = Z - xp.log(xp.sum(xp.exp(Z), axis=1, keepdims=True))
-    return -xp.sum(Y * logp) / X.shape[0]
 
 
 def mlp_cupy(params, X, Y):
@@ -119,16 +106,6 @@ def mlp_torch(params, X, Y):
 
 def chain_make(rng, n=16 * 1024 * 1024):
     return (rng.standard_normal(n).astype(f32),), ()
-
-
-def chain_loss(params, xp=None):
-    (y,) = params
-    if xp is None:
-        from array_api_compat import array_namespace
-        xp = array_namespace(y)
-    for _ in range(6):
-        y = xp.sin(y) * 1.01 + y * 0.5
-    return xp.sum(y)
 
 
 def chain_torch(params):
