@@ -1,96 +1,153 @@
-"""What the array API lacks, per array library, and the choice of backend.
+"""Backends: one module per array library, registered by the name of the
+library's top-level package, chosen from the arrays a call receives.
 
-A backend is a pair ``(xp, ext)``: ``xp`` the array-API namespace that compiled
-tapes call (array-api-compat's, or one with fills for missing functions), and
-``ext`` a module with the few operations the standard does not have
-(``scatter_add``, ``setitem``, ``device``, ``to_float``), each taking ``xp`` first
-where it needs a namespace.
+``register(library, load, ...)`` adds a library: ``load()`` returns its module
+(see `base.py` for the protocol; an empty module works for any library
+array-api-compat knows). ``select(leaves)`` gives the `Backend` for the
+concrete leaves of one call: their library's, except that in-memory arrays
+(NumPy, CuPy) join a Dask backend (small parameters with chunked data).
+Any other mixture is a `MixedBackendError` naming both libraries.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import importlib
+import threading
+from typing import Any, Callable, Sequence
 
 import array_api_compat
 
-__all__ = ["select", "check_devices", "MixedBackendError", "library_name", "default"]
+from .base import HOOKS, Backend
+
+__all__ = ["Backend", "HOOKS", "register", "select", "backend_of", "default", "MixedBackendError",
+           "library_name", "reset", "registered", "TRACER_TRAPS"]
 
 
 class MixedBackendError(TypeError):
     pass
 
 
+class _Entry:
+    __slots__ = ("library", "name", "load", "joins", "transfer", "namespace", "backend")
+
+    def __init__(self, library, name, load, joins, transfer, namespace):
+        self.library, self.name, self.load, self.joins = library, name, load, frozenset(joins)
+        self.transfer, self.namespace, self.backend = transfer, namespace, None
+
+
+_REGISTRY: dict[str, _Entry] = {}
 _BY_TYPES: dict = {}
+_LOCK = threading.Lock()
+
+
+def register(library: str, load: Callable[[], Any], *, name: str | None = None, joins: Sequence[str] = (),
+             transfer: str = "", namespace: Callable[[Any], Any] | None = None) -> None:
+    """Register the backend of arrays whose type lives in package ``library``.
+
+    ``load()`` imports and returns the backend module; ``name`` is what errors
+    call the library (``jax`` for arrays of ``jaxlib``); ``joins`` lists the
+    libraries whose arrays may be passed together with this one's and then run
+    on this backend; ``transfer`` shows how to make an array of this library;
+    ``namespace(x)`` gives the namespace from an example array when the module
+    has none of its own (array-api-compat's, by default).
+    """
+    _REGISTRY[library] = _Entry(library, name or library, load, joins, transfer, namespace)
+    _BY_TYPES.clear()
+
+
+def registered() -> list[str]:
+    return sorted({e.name for e in _REGISTRY.values()})
 
 
 def library_name(x) -> str:
     mod = type(x).__module__.split(".")[0]
-    return {"array_api_strict": "array_api_strict"}.get(mod, mod)
+    entry = _REGISTRY.get(mod)
+    return entry.name if entry is not None else mod
 
 
-def _backend_of(x) -> tuple[Any, Any, str]:
-    name = library_name(x)
-    if name == "dask":
-        from . import dask as ext
-        return ext.namespace, ext, "dask"
-    if name == "cupy":
-        from . import cupy as ext
-        return array_api_compat.array_namespace(x), ext, "cupy"
-    if name == "numpy":
-        from . import numpy as ext
-        return ext.namespace, ext, "numpy"
-    from . import _generic as ext
-    return array_api_compat.array_namespace(x), ext, name
+def _generic_module():
+    from . import _generic
+    return _generic
 
 
-def select(leaves: Sequence[Any]) -> tuple[Any, Any]:
-    """The backend for these concrete leaves (Python scalars are ignored).
+def backend_of(x) -> Backend:
+    if _is_scalar(x):
+        return default()
+    mod = type(x).__module__.split(".")[0]
+    entry = _REGISTRY.get(mod)
+    if entry is None:
+        with _LOCK:
+            entry = _REGISTRY.get(mod)
+            if entry is None:
+                entry = _REGISTRY[mod] = _Entry(mod, mod, _generic_module, (), "", None)
+    if entry.backend is None:
+        module = entry.load()
+        ns = getattr(module, "namespace", None)
+        if ns is None:
+            ns = entry.namespace(x) if entry.namespace is not None else array_api_compat.array_namespace(x)
+        entry.backend = Backend(entry.name, module, ns, entry.transfer)
+    return entry.backend
 
-    NumPy (or CuPy) arrays join a Dask backend: small parameters in memory,
-    data chunked.
-    Any other mixture is an error that names both libraries.
-    """
-    types = tuple({type(x) for x in leaves if not isinstance(x, (int, float, complex, bool))})
-    hit = _BY_TYPES.get(types)
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, (int, float, complex, bool))
+
+
+def select(leaves: Sequence[Any]) -> Backend:
+    """The backend for these concrete leaves (Python scalars are ignored)."""
+    types_ = tuple({type(x) for x in leaves if not _is_scalar(x)})
+    hit = _BY_TYPES.get(types_)
     if hit is not None:
         return hit
-    found: dict[str, tuple] = {}
+    found: dict[str, Backend] = {}
     for x in leaves:
-        if isinstance(x, (int, float, complex, bool)):
+        if _is_scalar(x):
             continue
-        xp, ext, name = _backend_of(x)
-        found.setdefault(name, (xp, ext))
-    if "dask" in found and set(found) <= {"dask", "numpy", "cupy"}:
-        # in-memory parameters join chunked data (Dask of CuPy chunks with CuPy ones)
-        result = found["dask"]
-    elif len(found) > 1:
-        names = sorted(found)
-        raise MixedBackendError(
-            f"arrays from different libraries were passed together: {' and '.join(names)}. "
-            f"Move them to one library first (for example with "
-            f"{names[1]}.asarray(...) or the library's own transfer function); only NumPy with Dask may be mixed.")
-    elif found:
+        b = backend_of(x)
+        found.setdefault(b.name, b)
+    if not found:
+        result = default()
+    elif len(found) == 1:
         result = next(iter(found.values()))
     else:
-        result = default()
-    _BY_TYPES[types] = result
+        hosts = [e for e in _REGISTRY.values() if e.name in found and set(found) - {e.name} <= e.joins]
+        if not hosts:
+            names = sorted(found)
+            a, b = found[names[0]], found[names[1]]
+            raise MixedBackendError(
+                f"arrays from different libraries were passed together: {names[0]} and {names[1]}. Move them "
+                f"to one library first, for example with {b.transfer} (or {a.transfer}); only in-memory arrays "
+                f"may join a Dask computation.")
+        result = found[hosts[0].name]
+    _BY_TYPES[types_] = result
     return result
 
 
-def check_devices(leaves: Sequence[Any]) -> None:
-    """CuPy arrays on different GPUs cannot meet in one tape: name both devices."""
-    devices: dict = {}
-    for x in leaves:
-        if library_name(x) == "cupy":
-            d = x.device
-            devices.setdefault(getattr(d, "id", d), d)
-    if len(devices) > 1:
-        a, b = list(devices.values())[:2]
-        raise MixedBackendError(
-            f"CuPy arrays on two devices were passed together: {a} and {b}. Move them to one device "
-            f"first (for example `with cupy.cuda.Device({getattr(a, 'id', 0)}): y = cupy.asarray(x)`).")
-
-
-def default() -> tuple[Any, Any]:
+def default() -> Backend:
     """The backend for calls whose only inputs are Python scalars."""
-    from . import numpy as ext
-    return ext.namespace, ext
+    import numpy as np
+    return backend_of(np.empty(()))
+
+
+def reset() -> None:
+    """Empty every backend's own caches."""
+    _BY_TYPES.clear()
+    for e in _REGISTRY.values():
+        if e.backend is not None:
+            e.backend.reset()
+
+
+def _load(name):
+    return lambda: importlib.import_module(f"{__name__}.{name}")
+
+
+#: attribute -> library: protocols other libraries probe on foreign objects; a Tracer
+#: answers them with an error that says to call the function through xp instead.
+TRACER_TRAPS = {"__cuda_array_interface__": "cupy"}
+
+register("numpy", _load("numpy"), transfer="numpy.asarray(x)")
+register("cupy", _load("cupy"), transfer="cupy.asarray(x)")
+register("dask", _load("dask"), joins=("numpy", "cupy"), transfer="dask.array.from_array(x)")
+register("array_api_strict", _load("_generic"), transfer="array_api_strict.asarray(x)")
+register("torch", _load("torch"), transfer="torch.asarray(x)")
+register("jaxlib", _load("jax"), name="jax", transfer="jax.numpy.asarray(x)")
+register("jax", _load("jax"), name="jax", transfer="jax.numpy.asarray(x)")

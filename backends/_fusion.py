@@ -235,20 +235,8 @@ class Plan:
 # --------------------------------------------------------------------------- classification
 
 def _var_info(tape: Tape) -> dict:
-    info: dict = {}
-    for v, name in zip(tape.inputs, tape.input_names):
-        spec = name.rsplit("  ", 1)[-1] if "  " in name else ""
-        info[v] = parse_spec(spec)
-    for op in tape.ops:
-        if op.kind != CALL:
-            continue
-        if isinstance(op.out, tuple):
-            specs = op.spec.split(", ") if op.spec else []
-            for o, s in zip(op.out, specs):
-                info[o] = parse_spec(s)
-        else:
-            info[op.out] = parse_spec(op.spec) if op.spec else None
-    return info
+    """var -> (dtype name, shape) from the tape's types (None where not an array)."""
+    return {v: (None if t.is_python else (t.dtype, t.shape)) for v, t in tape.types.items()}
 
 
 def _scalar(x, consts):
@@ -274,7 +262,7 @@ def _scalar(x, consts):
 
 def _classify(op: Op, info: dict, consts: list):
     """The Expr for a fusible op, or None."""
-    if op.kind != CALL or not isinstance(op.fn, str) or isinstance(op.out, tuple):
+    if op.kind != CALL or not isinstance(op.fn, str) or op.out_type is not None or len(op.outs) != 1:
         return None
     entry = FUSIBLE.get(op.fn)
     if entry is None:
@@ -831,29 +819,20 @@ def _schedule(ops, fused_pos: dict) -> list:
 def rewrite(tape: Tape, the_plan: Plan, make_call: Callable[[Region], Any]) -> Tape:
     """A new tape in which each region of ``the_plan`` is one call of the
     constant ``make_call(region)``; the input tape is not changed."""
-    new = Tape()
-    new.inputs = list(tape.inputs)
-    new.input_names = list(tape.input_names)
-    new.consts = list(tape.consts)
-    new.outputs = list(tape.outputs)
-    new.n_value = tape.n_value
-    new.title = tape.title
-    new.nvars = tape.nvars
-    new.meta = tape.meta
+    consts = list(tape.consts)
+    new_ops = []
     for kind, item in the_plan.order:
         if kind == "op":
-            new.ops.append(tape.ops[item])
+            new_ops.append(tape.ops[item])
             continue
         region = item
-        new.consts.append(make_call(region))
-        fn = Const(len(new.consts) - 1, region.name[:18] if len(region.name) > 18 else region.name)
-        out = region.outputs[0] if len(region.outputs) == 1 else tuple(region.outputs)
-        spec = ", ".join(f"{region.dtypes[v]}[{','.join(map(str, region.shape))}]" for v in region.outputs)
-        sections = [tape.ops[p].section for p in region.positions]
+        consts.append(make_call(region))
+        fn = Const(len(consts) - 1, region.name[:18] if len(region.name) > 18 else region.name)
+        several = len(region.outputs) > 1
         note = f"fused {len(region.exprs)}: " + " ".join(_short(region.fns))
-        new.ops.append(Op(CALL, out, fn, tuple(Var(v) for v in region.inputs), {}, spec, note,
-                          tuple if isinstance(out, tuple) else None, max(sections)))
-    return new
+        new_ops.append(Op(CALL, tuple(region.outputs), fn, tuple(Var(v) for v in region.inputs), {}, note,
+                          tuple if several else None, tape.ops[region.positions[-1]].section))
+    return tape.replace(ops=tuple(new_ops), consts=tuple(consts))
 
 
 def _short(fns: list, limit: int = 8) -> list:

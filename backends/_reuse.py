@@ -5,77 +5,72 @@ Fewer fresh allocations means fewer page faults on large arrays and a lower
 peak. Only buffers that the tape itself made by an elementwise op, and that
 no other op may view, are reused: never an input (the caller's array), never
 the result of a reshape, transpose or indexing (a view of a live array).
+Which ops qualify, and their ufunc names, come from the op table.
 """
 from __future__ import annotations
 
-import copy
-
-from yota.tape import CALL, Tape, Var, iter_vars
-
-# tape name -> name of the ufunc (NumPy and CuPy share these names)
-ELEMENTWISE = {
-    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide",
-    "negative": "negative", "positive": "positive", "pow": "power",
-    "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "log2": "log2", "log10": "log10",
-    "sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
-    "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sqrt": "sqrt", "square": "square",
-    "abs": "absolute", "reciprocal": "reciprocal", "maximum": "maximum", "minimum": "minimum",
-    "sign": "sign", "floor": "floor", "ceil": "ceil", "trunc": "trunc",
-}
-
+from yota import ops
+from yota.tape import CALL, Const, Tape, Var, iter_vars
 
 # Below this many elements a fresh allocation is cheaper than the keyword call.
 MIN_SIZE = 1 << 14
 
 
+def _ufunc_name(op) -> str | None:
+    if op.kind != CALL or not isinstance(op.fn, str) or op.kwargs or len(op.outs) != 1 or op.out_type:
+        return None
+    entry = ops.lookup(op.fn)
+    return entry.ufunc if entry is not None and entry.elementwise else None
+
+
 def reuse_buffers(tape: Tape, ufuncs) -> Tape:
-    """A copy of ``tape`` whose eligible elementwise ops write into dead operands.
+    """A tape whose eligible elementwise ops write into dead operands.
 
     ``ufuncs(name)`` returns the library's ufunc for a NumPy ufunc name.
     """
-    ops = tape.ops
+    ops_ = tape.ops
     last: dict[int, int] = {}
     users: dict[int, list] = {}
-    for i, op in enumerate(ops):
+    for i, op in enumerate(ops_):
         for v in op.uses():
             last[v] = i
             users.setdefault(v, []).append(op)
-    outputs = set(iter_vars(tuple(tape.outputs)))
+    outputs = set(iter_vars(tape.outputs))
     # A buffer is ours to overwrite when an elementwise op made it and every
     # use of it is elementwise too (so no view of it can be alive).
-    fresh = {op.out for op in ops
-             if op.kind == CALL and op.fn in ELEMENTWISE and not isinstance(op.out, tuple) and not op.kwargs}
+    fresh = {op.out for op in ops_ if _ufunc_name(op) is not None}
 
     def eligible(v):
-        return v not in outputs and all(u.kind == CALL and u.fn in ELEMENTWISE for u in users.get(v, ()))
+        return v not in outputs and all(_ufunc_name(u) is not None for u in users.get(v, ()))
 
     owned = {v for v in fresh if eligible(v)}
     new_ops = []
-    changed = False
-    for i, op in enumerate(ops):
-        if op.kind == CALL and op.fn in ELEMENTWISE and not op.kwargs and not isinstance(op.out, tuple):
+    made: dict = {}
+    consts = list(tape.consts)
+    for i, op in enumerate(ops_):
+        name = _ufunc_name(op)
+        if name is not None:
             want = tape.types.get(op.out)
-            if want and want[0] and _size(want[0]) >= MIN_SIZE:  # arrays only: a 0-d result may be a scalar
+            if want is not None and want.shape and None not in want.shape and _size(want.shape) >= MIN_SIZE:
                 for a in op.args:
                     if isinstance(a, Var) and a.id in owned and last.get(a.id) == i and tape.types.get(a.id) == want:
-                        op = copy.copy(op)
-                        op.fn = tape.const(ufuncs(ELEMENTWISE[op.fn]), ELEMENTWISE[op.fn])
-                        op.kwargs = {"out": a}
+                        handle = made.get(name)
+                        if handle is None:
+                            consts.append(ufuncs(name))
+                            handle = made[name] = Const(len(consts) - 1, name)
+                        op = op.replace(fn=handle, kwargs={"out": a})
                         owned.discard(a.id)
                         if eligible(op.out):
                             owned.add(op.out)
-                        changed = True
                         break
         new_ops.append(op)
-    if not changed:
+    if not made:
         return tape
-    out = copy.copy(tape)
-    out.ops = new_ops
-    return out
+    return tape.replace(ops=tuple(new_ops), consts=tuple(consts))
 
 
 def _size(shape) -> int:
     n = 1
     for s in shape:
-        n *= s if isinstance(s, int) else 0
+        n *= s
     return n

@@ -3,7 +3,7 @@ generated ``cupy.ElementwiseKernel``s, and optional CUDA graphs.
 
 Fusion (on by default; ``use_fusion(False)`` or ``YOTA_CUPY_FUSION=0`` turns
 it off). Before a gradient tape is compiled for CuPy arrays,
-``transform_tape`` groups its elementwise ops (forward and backward) into
+``transform`` groups its elementwise ops (forward and backward) into
 regions (see ``backends/_fusion.py``) and replaces each region by one call of
 a generated ElementwiseKernel: inputs are the values the region reads,
 outputs the values used after it; intermediates stay in registers. Kernels
@@ -11,7 +11,7 @@ are cached per (parameter dtypes, source). float32 regions compute in
 ``float`` with the ``sinf`` family, float64 in ``double``. To see what fuses::
 
     from yota.backends import cupy as yc
-    print(yc.transform_tape(yota.gradtape(loss, params, X)))   # the rewritten tape
+    print(yc.transform(yota.gradtape(loss, params, X)))   # the rewritten tape
     print(yc.fusion_plan(yota.gradtape(loss, params, X)))      # the regions
 
 CUDA graphs (off by default; ``use_cuda_graphs(True)`` or
@@ -49,13 +49,13 @@ import os
 import threading
 import warnings
 
-import array_api_compat.cupy as _xp
+import array_api_compat.cupy as namespace  # noqa: F401  (this backend's xp)
 import cupy
 import cupyx
 
 from . import _fusion
 
-__all__ = ["use_fusion", "use_cuda_graphs", "transform_tape", "fusion_plan", "device", "to_float",
+__all__ = ["use_fusion", "use_cuda_graphs", "transform", "wrap", "fusion_plan", "device", "to_float",
            "setitem", "scatter_add", "getitem", "is_lazy", "FusedKernel", "GraphCall"]
 
 is_lazy = False
@@ -119,6 +119,10 @@ def scatter_add(xp, x, key, values):
 
 def getitem(xp, x, key):
     return x[key]
+
+
+def to_numpy(x):
+    return cupy.asnumpy(x)
 
 
 # --------------------------------------------------------------------------- switches
@@ -203,55 +207,28 @@ class FusedKernel:
 
 
 def fusion_plan(tape):
-    """The regions ``transform_tape`` would fuse (``print`` it)."""
+    """The regions ``transform`` would fuse (``print`` it)."""
     return _fusion.plan(tape)
 
 
-def transform_tape(tape):
-    """The tape the CuPy backend compiles: fused kernels, then (if on) one CUDA graph."""
-    out = tape
+def transform(tape):
+    """The tape the CuPy backend compiles: each elementwise region one fused kernel."""
     if _FUSION:
         plan = _fusion.plan(tape)
         if plan.regions:
-            out = _fusion.rewrite(tape, plan, FusedKernel)
-    if _GRAPHS and not any(op.kind == "guard" for op in out.ops):
-        out = _graph_tape(out)
-    return out
+            return _fusion.rewrite(tape, plan, FusedKernel)
+    return tape
+
+
+def wrap(fn, tape):
+    """The compiled function replayed as a CUDA graph when graphs are on (tapes
+    with guards read values on the host, so they are never captured)."""
+    if not _GRAPHS or any(op.kind == "guard" for op in tape.ops):
+        return fn
+    return GraphCall(fn, _COPY_OUTPUTS)
 
 
 # --------------------------------------------------------------------------- CUDA graphs
-
-def _graph_tape(tape):
-    """A one-op tape whose op runs ``tape`` (compiled) as a CUDA graph."""
-    from yota.tape import CALL, Const, Op, Tape, Var
-
-    outs: list[int] = []
-    for o in tape.outputs:
-        if isinstance(o, Var) and o.id not in outs:
-            outs.append(o.id)
-    if not outs:
-        return tape
-    inner = Tape()
-    inner.inputs, inner.input_names = list(tape.inputs), list(tape.input_names)
-    inner.ops, inner.consts, inner.nvars = list(tape.ops), list(tape.consts), tape.nvars
-    inner.outputs, inner.n_value = [Var(v) for v in outs], len(outs)
-    inner.title = tape.title + " (graphed)"
-    runner = GraphCall(inner, _COPY_OUTPUTS)
-    outer = Tape()
-    outer.inputs, outer.input_names = list(tape.inputs), list(tape.input_names)
-    outer.consts = list(tape.consts) + [runner]
-    outer.title, outer.meta, outer.n_value = tape.title, tape.meta, tape.n_value
-    outer.nvars = tape.nvars
-    new_ids = []
-    for _ in outs:
-        outer.nvars += 1
-        new_ids.append(outer.nvars)
-    rename = dict(zip(outs, new_ids))
-    outer.ops = [Op(CALL, tuple(new_ids), Const(len(outer.consts) - 1, "cuda_graph"),
-                    tuple(Var(v) for v in tape.inputs), {}, "", "CUDA graph of the whole call", tuple, 0)]
-    outer.outputs = [Var(rename[o.id]) if isinstance(o, Var) else o for o in tape.outputs]
-    return outer
-
 
 class _Captured:
     __slots__ = ("graph", "inputs", "outputs", "scalars", "device", "pool", "stream")
@@ -260,10 +237,8 @@ class _Captured:
 class GraphCall:
     """Runs a compiled tape through a CUDA graph captured on its first call."""
 
-    def __init__(self, inner_tape, copy_outputs=True):
-        from yota import codegen
-        self.tape = inner_tape
-        self.fn = codegen.compile_tape(inner_tape, "graphed")
+    def __init__(self, fn, copy_outputs=True):
+        self.fn = fn
         self.copy_outputs = copy_outputs
         self.state: _Captured | None = None
         self.failed = False
@@ -271,10 +246,10 @@ class GraphCall:
         self.captures = 0
 
     def _plain(self, args):
-        import sys
-        return tuple(self.fn(_xp, sys.modules[__name__], *args))
+        return tuple(self.fn(self.xp, self.ext, *args))
 
-    def __call__(self, *args):
+    def __call__(self, xp, ext, *args):
+        self.xp, self.ext = xp, ext
         if self.failed:
             return self._plain(args)
         scalars = tuple(None if isinstance(a, cupy.ndarray) else a for a in args)
@@ -298,12 +273,12 @@ class GraphCall:
                         _copy_into(buf, a)
             st.graph.launch()
             if self.copy_outputs:
-                return tuple(o.copy() for o in st.outputs)
+                return tuple(o.copy() if isinstance(o, cupy.ndarray) else o for o in st.outputs)
             return st.outputs
 
     def _capture(self, args, scalars, dev):
-        import sys
-        ext = sys.modules[__name__]
+        ext = self.ext
+        xp = self.xp
         st = _Captured()
         st.scalars, st.device = scalars, dev
         cur = cupy.cuda.get_current_stream()
@@ -315,10 +290,10 @@ class GraphCall:
         with cupy.cuda.using_allocator(st.pool.malloc), st.stream:
             # Warm-up on the capture stream: compiles kernels, creates library
             # handles and fills the private pool with the blocks the capture reuses.
-            self.fn(_xp, ext, *fargs)
+            self.fn(xp, ext, *fargs)
             st.stream.begin_capture()
             try:
-                outs = self.fn(_xp, ext, *fargs)
+                outs = self.fn(xp, ext, *fargs)
             except BaseException:
                 try:
                     st.stream.end_capture()
@@ -326,11 +301,7 @@ class GraphCall:
                     pass
                 raise
             st.graph = st.stream.end_capture()
-        outs = tuple(outs)
-        for o in outs:
-            if not isinstance(o, cupy.ndarray):
-                raise TypeError(f"an output is {type(o).__name__}, not a CuPy array")
-        st.outputs = outs
+        st.outputs = tuple(outs)  # arrays live in the graph's buffers; constants pass through
         cur.wait_event(st.stream.record())
         self.captures += 1
         return st

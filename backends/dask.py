@@ -80,6 +80,8 @@ from dask.array.core import concatenate3
 __all__ = ["namespace", "scatter_add", "setitem", "getitem", "device", "to_float", "is_lazy"]
 
 is_lazy = True
+unknown_size_advice = ("For a Dask array, call .compute_chunk_sizes() on the data-dependent part (for example "
+                       "idx = da.nonzero(mask)[0].compute_chunk_sizes()) and pass it in.")
 
 #: ``scatter_add`` with integer-array keys accumulates into a dense buffer of
 #: ``x.size`` elements per chunk of the indices when ``x`` is at most this many
@@ -1222,3 +1224,9 @@ def to_float(x, /):
     if isinstance(x, da.Array):
         return x
     return float(x)
+
+
+def from_numpy(a, like):
+    """``a`` as a Dask array chunked like ``like`` (one chunk where its sizes are unknown)."""
+    chunks = like.chunks if all(not any(math.isnan(c) for c in cs) for cs in like.chunks) else "auto"
+    return da.from_array(a, chunks=chunks)

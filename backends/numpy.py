@@ -7,13 +7,13 @@ is never modified.
 """
 from __future__ import annotations
 
-import copy
-
 import array_api_compat.numpy as namespace  # noqa: F401  (this backend's xp)
 import numpy as np
 
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)
 from ._reuse import reuse_buffers
+
+unknown_size_advice = ""
 
 is_lazy = False
 
@@ -51,7 +51,7 @@ def scatter_add(xp, x, key, values):
     return y
 
 
-def transform_tape(tape):
+def transform(tape):
     """Elementwise results go into dead temporaries' buffers (``out=``), and
     sums call the ufunc reduction directly (``np.sum``'s Python wrapper costs
     about a microsecond a call, which small models pay on every op)."""
@@ -60,16 +60,23 @@ def transform_tape(tape):
             and set(op.kwargs) <= {"axis", "keepdims"}]
     if not sums:
         return tape
-    tape = copy.copy(tape)
-    tape.ops = list(tape.ops)
-    reduce = tape.const(np.add.reduce, "add_reduce")
+    tape, (reduce,) = tape.with_consts([np.add.reduce])
+    new_ops = list(tape.ops)
     for i in sums:
-        op = copy.copy(tape.ops[i])
-        op.fn = reduce
-        op.kwargs = {"axis": op.kwargs.get("axis"), **{k: v for k, v in op.kwargs.items() if k != "axis"}}
-        tape.ops[i] = op
-    return tape
+        op = new_ops[i]
+        new_ops[i] = op.replace(fn=reduce, kwargs={"axis": op.kwargs.get("axis"),
+                                                   **{k: v for k, v in op.kwargs.items() if k != "axis"}})
+    return tape.replace(ops=tuple(new_ops))
 
 
 def getitem(xp, x, key):
     return x[key]
+
+
+def as_array(x):
+    # NumPy hands back 0-d results as scalars (np.float64); gradients mirror 0-d arrays
+    return np.asarray(x) if isinstance(x, np.generic) else x
+
+
+def to_numpy(x):
+    return np.asarray(x)

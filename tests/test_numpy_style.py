@@ -2,8 +2,7 @@
 
 NumPy-style code runs on NumPy arrays, so these tests use the NumPy backend
 only. Each case checks the forward value against plain NumPy and the gradient
-with check_grad; cases whose array-API rule has not landed yet are xfail
-(non-strict) until it does.
+with check_grad.
 """
 from __future__ import annotations
 
@@ -11,8 +10,7 @@ import numpy as np
 import pytest
 
 import yota
-from yota import numpy_compat
-from yota.rules.registry import NONDIFF, RULES
+from yota.frontends import numpy as numpy_compat
 from yota.testing import check_grad
 
 RNG = np.random.default_rng(0)
@@ -26,15 +24,8 @@ Z = RNG.standard_normal((3, 4)) + 1j * RNG.standard_normal((3, 4))
 POS = np.abs(X) + 0.5                      # away from 0 (log, power, prod)
 
 
-def needs(*names):
-    """xfail until every array-API function named here has a rule (or is registered non-differentiable)."""
-    missing = [n for n in names if n not in RULES and n not in NONDIFF]
-    return pytest.mark.xfail(bool(missing), reason=f"rule lands with issue 3 (missing: {', '.join(missing)})",
-                             strict=False)
-
-
 def case(id_, f, *args, rules=()):
-    return pytest.param(f, args, id=id_, marks=needs(*rules) if rules else ())
+    return pytest.param(f, args, id=id_)
 
 
 def check(f, *args):
@@ -119,10 +110,7 @@ REDUCTIONS = [
     case("x.prod", lambda x: x.prod(), POS, rules=["prod"]),
     case("np.std", lambda x: np.std(x, axis=0), X, rules=["std"]),
     case("x.std_ddof", lambda x: x.std(ddof=1), X, rules=["std"]),
-    # Tracer keeps its tape variable in the slot `var`, which hides ndarray.var (engine, tracer.py).
-    pytest.param(lambda x: x.var(axis=1, ddof=1), (X,), id="x.var_ddof_axis",
-                 marks=pytest.mark.xfail(reason="Tracer.var (the tape variable slot) shadows ndarray.var",
-                                         raises=TypeError, strict=False)),
+    case("x.var_ddof_axis", lambda x: x.var(axis=1, ddof=1), X),
     case("np.var_correction", lambda x: np.var(x, correction=1.5), X, rules=["var"]),
     case("np.cumsum_flat", lambda x: np.cumsum(x), X, rules=["cumulative_sum"]),
     case("x.cumsum_axis", lambda x: x.cumsum(axis=0), X, rules=["cumulative_sum"]),

@@ -3,10 +3,23 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_SKIP = (_HERE, os.sep + "array_api_compat" + os.sep, os.sep + "backends" + os.sep,
-         os.sep + "numpy" + os.sep, os.sep + "dask" + os.sep, os.sep + "array_api_strict" + os.sep)
+_ROOT = os.path.dirname(_HERE)
+# yota itself, its backends and front ends (beside yota/ in a checkout), and
+# installed libraries: the user's frame is the innermost one outside these.
+_SKIP = tuple({_HERE + os.sep, os.path.join(_ROOT, "backends") + os.sep, os.path.join(_ROOT, "frontends") + os.sep,
+               *(os.path.abspath(p) + os.sep for k, p in sysconfig.get_paths().items()
+                 if k in ("stdlib", "platstdlib", "purelib", "platlib") and p)})
+
+#: generated file name -> {line: user location}: compiled tapes report the user's
+#: line of the guard or op that a generated line came from.
+GENERATED_LINES: dict[str, dict[int, str]] = {}
+
+
+def _user_file(fn: str) -> bool:
+    return not fn.startswith(_SKIP) and not fn.startswith("<")
 
 
 def user_location() -> str:
@@ -14,15 +27,19 @@ def user_location() -> str:
     f = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename
-        if not any(s in fn for s in _SKIP) and not fn.startswith("<yota"):
+        if fn.startswith("<yota"):
+            loc = GENERATED_LINES.get(fn, {}).get(f.f_lineno)
+            if loc:
+                return loc
+        elif _user_file(fn):
             return f"{fn}:{f.f_lineno}"
         f = f.f_back
     return "<unknown>"
 
 
 class YotaError(Exception):
-    def __init__(self, message: str):
-        loc = user_location()
+    def __init__(self, message: str, where: str | None = None):
+        loc = where or user_location()
         super().__init__(f"{message}\n  at {loc}")
 
 
@@ -53,6 +70,32 @@ class RuleError(YotaError):
         super().__init__(f"the rule for {label!r} failed: {type(exc).__name__}: {exc}")
 
 
+_RULE_ERROR_TYPES: dict = {}
+
+
+def rule_failed(name, exc: Exception) -> Exception:
+    """A `RuleError` that is also an instance of ``exc``'s type, so that
+    ``except ValueError`` still catches a rule's ValueError."""
+    t = type(exc)
+    cls = _RULE_ERROR_TYPES.get(t)
+    if cls is None:
+        try:
+            cls = type(f"RuleError[{t.__name__}]", (RuleError, t),
+                       {"__init__": RuleError.__init__, "__str__": Exception.__str__,
+                        "__module__": __name__})
+        except TypeError:  # an exception type with its own memory layout
+            cls = RuleError
+        _RULE_ERROR_TYPES[t] = cls
+    try:
+        return cls(name, exc)
+    except Exception:  # noqa: BLE001 - fall back to the plain error
+        return RuleError(name, exc)
+
+
+class RegistrationError(YotaError, TypeError):
+    pass
+
+
 class ForeignTracerError(YotaError):
     def __init__(self):
         super().__init__("a traced value from another yota.grad was used here (a nested grad's function "
@@ -77,19 +120,42 @@ class UntraceableError(YotaError, TypeError):
         super().__init__(f"{what} cannot be traced: {why}.")
 
 
+class ConcretizationError(UntraceableError):
+    """A differentiable traced value turned into a Python number (JAX: ConcretizationTypeError)."""
+
+
+class BatchedControlFlowError(YotaError, TypeError):
+    pass
+
+
 class UnknownShapeError(YotaError, ValueError):
-    def __init__(self, name):
+    def __init__(self, name, advice=""):
         super().__init__(
-            f"xp.{name} produced an array of unknown size (a Dask array whose chunk sizes depend on the data). "
-            f"yota records shapes on the tape, so it needs them known: compute the data-dependent part "
-            f"outside the traced function and call .compute_chunk_sizes() on it (for example "
-            f"idx = da.nonzero(mask)[0].compute_chunk_sizes()), then pass it in as an argument; or use "
-            f"xp.where(mask, x, 0) instead of x[mask].")
+            f"xp.{name} produced an array of unknown size (a lazy library that learns sizes only from the "
+            f"data). yota records shapes on the tape, so it needs them known: compute the data-dependent part "
+            f"outside the traced function and pass it in as an argument, or use xp.where(mask, x, 0) "
+            f"instead of x[mask]." + (f" {advice}" if advice else ""))
 
 
 class GuardFailed(Exception):
-    """Raised by compiled code when a recorded branch goes another way."""
+    """Raised by compiled code when a recorded branch goes another way; carries the guard's index."""
+
+    def __init__(self, index: int = -1):
+        super().__init__(index)
+        self.index = index
 
 
 class SeedError(YotaError, ValueError):
+    pass
+
+
+class ArgumentError(YotaError, ValueError):
+    pass
+
+
+class OutputError(YotaError, TypeError):
+    pass
+
+
+class StaleTapeError(YotaError):
     pass

@@ -2,15 +2,14 @@
 is recorded onto the same tape as ordinary array-API calls."""
 from __future__ import annotations
 
-from . import errors
-from .tape import CALL
+from . import errors, ops
 from .tangents import ZeroTangent
-from .tracer import DIFF, PRIM, Context, Tracer, _is_float
+from .tracer import DIFF, PRIM, Context, Tracer, is_float
 
 __all__ = ["backward"]
 
 
-def backward(ctx: Context, outputs: list, seeds: list) -> dict[int, Tracer]:
+def backward(ctx: Context, outputs: list, seeds: list, section: str = "backward") -> dict[int, Tracer]:
     """Record the backward pass for ``outputs`` with cotangents ``seeds``.
 
     Returns the cotangent of every variable that received one (inputs included).
@@ -18,14 +17,14 @@ def backward(ctx: Context, outputs: list, seeds: list) -> dict[int, Tracer]:
     visited; cotangents of a variable used several times are summed.
     """
     tape = ctx.tape
-    tape.section = 1
+    tape.section = section
     ctx.mode = PRIM
     ct: dict[int, Tracer] = {}
     try:
         for out, seed in zip(outputs, seeds):
-            if isinstance(out, Tracer) and out.diff:
+            if isinstance(out, Tracer) and out.diff and seed is not None:
                 _add(ctx, ct, out, seed, "seed")
-        for name, args, y, pullback, _ in reversed(ctx.nodes):
+        for name, args, y, pullback in reversed(ctx.nodes):
             outs = _tracers(y)
             cts = [ct.pop(t.vid, None) for t in outs]
             if all(c is None for c in cts):
@@ -44,15 +43,17 @@ def backward(ctx: Context, outputs: list, seeds: list) -> dict[int, Tracer]:
             except errors.YotaError:
                 raise
             except Exception as e:
-                raise errors.RuleError(name, e) from e
+                raise errors.rule_failed(label, e) from e
             if not isinstance(cots, (tuple, list)):
-                raise errors.RuleError(name, TypeError(
+                raise errors.RuleError(label, TypeError(
                     f"its pullback returned {type(cots).__name__}; it must return a tuple with one "
                     f"cotangent per positional argument ({len(args)})"))
-            if len(cots) < len(args):
-                cots = tuple(cots) + (None,) * (len(args) - len(cots))
+            if len(cots) != len(args):
+                raise errors.RuleError(label, TypeError(
+                    f"its pullback returned {len(cots)} cotangents for {len(args)} positional arguments; "
+                    f"return exactly one per positional argument (None for one that is not differentiable)"))
             for a, c in zip(args, cots):
-                _give(ctx, ct, a, c, head, name)
+                _give(ctx, ct, a, c, head, label)
     finally:
         ctx.note = ""
         ctx.mode = DIFF
@@ -60,7 +61,8 @@ def backward(ctx: Context, outputs: list, seeds: list) -> dict[int, Tracer]:
 
 
 def _label(name) -> str:
-    return getattr(name, "__name__", None) or str(name)
+    entry = ops.lookup(name)
+    return entry.label if entry is not None else (getattr(name, "__name__", None) or str(name))
 
 
 def _tracers(y) -> list:
@@ -76,17 +78,24 @@ def _rebuild(y, it):
     if isinstance(y, Tracer):
         return next(it)
     items = [_rebuild(i, it) if isinstance(i, (Tracer, tuple, list)) else i for i in y]
-    return type(y)(items) if type(y) in (tuple, list) else type(y)(*items)
+    t = type(y)
+    if t is tuple or t is list:
+        return t(items)
+    return t._make(items) if hasattr(t, "_make") else t(items)
 
 
-def _give(ctx, ct, a, c, head, name):
+def _give(ctx, ct, a, c, head, label):
     if isinstance(a, (tuple, list)):
         if c is None or isinstance(c, ZeroTangent):
             return
         if callable(c) and not isinstance(c, Tracer):
             c = c()
+        if not isinstance(c, (tuple, list)) or len(c) != len(a):
+            raise errors.RuleError(label, TypeError(
+                f"its pullback returned {type(c).__name__} for a sequence argument of {len(a)} arrays; "
+                f"return a tuple with one cotangent per array"))
         for ai, ci in zip(a, c):
-            _give(ctx, ct, ai, ci, head, name)
+            _give(ctx, ct, ai, ci, head, label)
         return
     if not (isinstance(a, Tracer) and a.diff):
         return
@@ -97,13 +106,13 @@ def _give(ctx, ct, a, c, head, name):
     if not isinstance(c, Tracer):
         c = ctx.ns.asarray(c) * ctx.ns.ones_like(a) if not hasattr(c, "shape") else c
     if tuple(c.shape) != tuple(a.shape):
-        raise errors.RuleError(name, ValueError(
+        raise errors.RuleError(label, ValueError(
             f"its pullback returned a cotangent of shape {tuple(c.shape)} for an argument of shape "
             f"{tuple(a.shape)}"))
     if c.dtype != a.dtype and hasattr(a.val, "dtype"):
         if "complex" in str(c.dtype) and "complex" not in str(a.dtype):
             c = ctx.ns.real(c)
-        if c.dtype != a.dtype and _is_float(a.val):
+        if c.dtype != a.dtype and is_float(a.val):
             c = ctx.ns.astype(c, a.dtype)
     _note(ctx, c, f"{head}/d%{a.vid}")
     _add(ctx, ct, a, c, None)
@@ -124,11 +133,12 @@ def _add(ctx, ct, a, c, note):
 def _note(ctx, c, text):
     # Only an op made by the pullback at hand is labelled with its result;
     # a cotangent passed through unchanged keeps the label of where it was made.
-    ops = ctx.tape.ops
+    ops_ = ctx.tape.ops
     head = ctx.note
-    for i in range(len(ops) - 1, max(-1, len(ops) - 64), -1):
-        op = ops[i]
-        if op.kind == CALL and op.out == c.vid:
-            if op.section == 1 and (op.note == head or not op.note or not head):
+    section = ctx.tape.section
+    for i in range(len(ops_) - 1, max(-1, len(ops_) - 64), -1):
+        op = ops_[i]
+        if op.kind == "call" and op.outs == (c.vid,):
+            if op.section == section and (op.note == head or not op.note or not head):
                 op.note = text
             return

@@ -1,9 +1,39 @@
-"""The tape: an SSA list of array-API calls, its printing and its passes."""
+"""The tape: a value. Inputs, an SSA list of array-API calls, outputs, the
+constant table, and a structured type (shape, dtype, device) for every variable.
+
+A `Tape` is never changed after it is built: passes (`yota/passes/`) return new
+tapes, sharing whatever they did not change. `TapeBuilder` is the mutable side
+that tracing writes to; ``builder.freeze()`` gives the tape.
+"""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
-__all__ = ["Var", "DType", "DeviceOf", "Const", "Op", "Tape"]
+__all__ = ["Var", "DType", "DeviceOf", "Const", "Op", "Tape", "TapeBuilder", "VarType", "CALL", "GUARD",
+           "map_args", "iter_vars", "rename_args", "type_of", "dtype_name"]
+
+
+class VarType(NamedTuple):
+    """What a variable holds: ``dtype`` is a standard dtype name (``"float32"``) or,
+    for a Python scalar, ``"py:"`` and its type's name (``"py:float"``); ``shape`` entries may be
+    None where a lazy library does not know a size; ``device`` is a display string."""
+
+    shape: tuple
+    dtype: str
+    device: str | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_python(self) -> bool:
+        return self.dtype.startswith("py:")
+
+    def __str__(self):
+        if self.is_python:
+            return self.dtype[3:]
+        return f"{self.dtype}[{','.join('?' if s is None else str(s) for s in self.shape)}]"
 
 
 class Var:
@@ -15,7 +45,7 @@ class Var:
         self.id = id
 
     def __eq__(self, other):
-        return isinstance(other, Var) and other.id == self.id
+        return type(other) is Var and other.id == self.id
 
     def __hash__(self):
         return hash(("var", self.id))
@@ -33,7 +63,7 @@ class DType:
         self.name = name
 
     def __eq__(self, other):
-        return isinstance(other, DType) and other.name == self.name
+        return type(other) is DType and other.name == self.name
 
     def __hash__(self):
         return hash(("dtype", self.name))
@@ -51,7 +81,7 @@ class DeviceOf:
         self.var = var
 
     def __eq__(self, other):
-        return isinstance(other, DeviceOf) and other.var == self.var
+        return type(other) is DeviceOf and other.var == self.var
 
     def __hash__(self):
         return hash(("device", self.var))
@@ -61,7 +91,7 @@ class DeviceOf:
 
 
 class Const:
-    """An entry of the constant table (arrays, callables, anything that is not a literal)."""
+    """An entry of the constant table (arrays, callables, numbers that are not plain literals)."""
 
     __slots__ = ("index", "label")
 
@@ -70,7 +100,7 @@ class Const:
         self.label = label
 
     def __eq__(self, other):
-        return isinstance(other, Const) and other.index == self.index
+        return type(other) is Const and other.index == self.index
 
     def __hash__(self):
         return hash(("const", self.index))
@@ -79,72 +109,101 @@ class Const:
         return self.label
 
 
-# Op kinds
-INPUT, CALL, GUARD = "input", "call", "guard"
+CALL, GUARD = "call", "guard"
 
 
 class Op:
-    """One line of the tape.
+    """One line of the tape; treat it as immutable (`replace` makes a changed copy).
 
-    ``out`` is a var id, or a tuple of var ids for calls returning several arrays
-    (``out_type`` then rebuilds namedtuples). ``fn`` is an array-API name
-    (``"exp"``, ``"linalg.solve"``, ``"__getitem__"``, ``"ext.scatter_add"``) or a
-    `Const` for a user primitive.
+    ``outs`` are the var ids it defines; ``out_type`` is None for a single
+    result, else the container that rebuilds several (tuple, list, a
+    namedtuple class). ``fn`` is an array-API name (``"exp"``,
+    ``"linalg.solve"``, ``"__getitem__"``, ``"ext.scatter_add"``) or a `Const`
+    (a user primitive, a backend's fused kernel). A guard's ``fn`` is its kind
+    (``"bool"``, ``"int"``, ``"shape"``...) and ``args`` are (var, expected);
+    ``loc`` is the user's file:line that made it.
     """
 
-    __slots__ = ("kind", "out", "fn", "args", "kwargs", "spec", "note", "out_type", "section")
+    __slots__ = ("kind", "outs", "fn", "args", "kwargs", "note", "out_type", "section", "loc")
 
-    def __init__(self, kind, out, fn=None, args=(), kwargs=None, spec="", note="", out_type=None, section=0):
+    def __init__(self, kind, outs: tuple, fn=None, args=(), kwargs=None, note="", out_type=None, section="forward",
+                 loc=""):
         self.kind = kind
-        self.out = out
+        self.outs = outs
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or {}
-        self.spec = spec
         self.note = note
         self.out_type = out_type
         self.section = section
+        self.loc = loc
 
     @property
-    def outs(self) -> tuple:
-        return self.out if isinstance(self.out, tuple) else (self.out,)
+    def out(self) -> int:
+        """The single result of a one-result call."""
+        return self.outs[0]
+
+    def replace(self, **changes) -> "Op":
+        new = Op(self.kind, self.outs, self.fn, self.args, self.kwargs, self.note, self.out_type, self.section,
+                 self.loc)
+        for k, v in changes.items():
+            setattr(new, k, v)
+        return new
 
     def uses(self) -> list[int]:
         found: list[int] = []
-        _collect(self.args, found)
-        _collect(tuple(self.kwargs.values()), found)
+        map_args((self.args, self.kwargs), lambda v: found.append(v.id) or v)
         return found
 
     def fn_name(self) -> str:
         return self.fn.label if isinstance(self.fn, Const) else str(self.fn)
 
-    def __repr__(self):
-        return self.render()
-
     def render(self) -> str:
-        if self.kind == INPUT:
-            return f"%{self.out} = input {self.fn}"
         if self.kind == GUARD:
-            if self.fn == "shape":
-                return f"guard shape({_fmt(self.args[0])}) == {self.args[1]!r}"
-            return f"guard {self.fn}({_fmt(self.args[0])}) == {self.args[1]!r}"
-        lhs = ", ".join(f"%{o}" for o in self.outs)
+            what = "shape" if self.fn == "shape" else self.fn
+            return f"guard {what}({_fmt(self.args[0])}) == {self.args[1]!r}"
+        lhs = ", ".join(f"%{o}" for o in self.outs) if self.outs else "_"
         parts = [_fmt(a) for a in self.args] + [f"{k}={_fmt(v)}" for k, v in self.kwargs.items()]
         return f"{lhs} = {self.fn_name()}({', '.join(parts)})"
 
+    def __repr__(self):
+        return self.render()
 
-def _collect(x, found):
-    if isinstance(x, Var):
-        found.append(x.id)
-    elif isinstance(x, DeviceOf):
-        found.append(x.var.id)
-    elif isinstance(x, (tuple, list)):
-        for y in x:
-            _collect(y, found)
-    elif isinstance(x, slice):
-        _collect((x.start, x.stop, x.step), found)
-    elif isinstance(x, dict):
-        _collect(tuple(x.values()), found)
+
+# --------------------------------------------------------------------------- the argument grammar
+# An op's arguments are Python literals, None, Ellipsis, strings, Var, DType,
+# DeviceOf, Const, and tuples / lists / slices / dicts of these. This is the
+# one walker over that grammar.
+
+def map_args(x, var_fn: Callable[[Var], Any]):
+    """``x`` with every `Var` (including the one inside a `DeviceOf`) replaced by ``var_fn(var)``."""
+    t = type(x)
+    if t is Var:
+        return var_fn(x)
+    if t is tuple:
+        return tuple(map_args(y, var_fn) for y in x)
+    if t is list:
+        return [map_args(y, var_fn) for y in x]
+    if t is dict:
+        return {k: map_args(v, var_fn) for k, v in x.items()}
+    if t is slice:
+        return slice(map_args(x.start, var_fn), map_args(x.stop, var_fn), map_args(x.step, var_fn))
+    if t is DeviceOf:
+        v = var_fn(x.var)
+        return DeviceOf(v) if type(v) is Var else x
+    return x
+
+
+def iter_vars(x) -> list[int]:
+    found: list[int] = []
+    map_args(x, lambda v: found.append(v.id) or v)
+    return found
+
+
+def rename_args(x, mapping: dict[int, int]):
+    if not mapping:
+        return x
+    return map_args(x, lambda v: Var(mapping[v.id]) if v.id in mapping else v)
 
 
 def _fmt(x) -> str:
@@ -162,183 +221,65 @@ def _fmt(x) -> str:
     return repr(x)
 
 
-class Tape:
-    """Inputs, ops, outputs, and the constant table.
+# --------------------------------------------------------------------------- the tape
 
-    ``outputs`` is a flat list whose items are `Var`, `Const` or Python scalars;
-    ``n_value`` of them are the function's value leaves, the rest gradients.
+class Tape:
+    """Inputs, ops, outputs, constants and variable types; a value.
+
+    ``outputs`` holds `Var`, `Const` or Python literals; the first ``n_value``
+    are the function's value, the rest its gradients (or residuals of a split
+    tape). ``meta`` carries what `yota.compile` needs to call the tape again;
+    passes keep it as it is.
     """
 
-    def __init__(self):
-        self.ops: list[Op] = []
-        self.inputs: list[int] = []
-        self.input_names: list[str] = []
-        self.consts: list[Any] = []
-        self.outputs: list[Any] = []
-        self.n_value = 0
-        self.title = "tape"
-        self.nvars = 0
-        self.section = 0  # 0 forward, 1 backward
-        self.types: dict[int, tuple] = {}  # var -> (shape, dtype name), for the passes
-        # set by api: everything needed to call the tape again
-        self.meta: dict = {}
+    __slots__ = ("inputs", "input_names", "ops", "outputs", "n_value", "consts", "types", "title", "nvars", "meta")
 
-    def new_var(self) -> int:
-        self.nvars += 1
-        return self.nvars
+    def __init__(self, inputs=(), input_names=(), ops=(), outputs=(), n_value=0, consts=(), types=None,
+                 title="tape", nvars=0, meta=None):
+        self.inputs = tuple(inputs)
+        self.input_names = tuple(input_names)
+        self.ops = tuple(ops)
+        self.outputs = tuple(outputs)
+        self.n_value = n_value
+        self.consts = tuple(consts)
+        self.types = types if types is not None else {}
+        self.title = title
+        self.nvars = nvars
+        self.meta = meta if meta is not None else {}
 
-    def const(self, value, label: str | None = None) -> Const:
-        for i, c in enumerate(self.consts):
-            if c is value:
-                return Const(i, label or _const_label(value, i))
-        self.consts.append(value)
-        i = len(self.consts) - 1
-        return Const(i, label or _const_label(value, i))
+    def replace(self, **changes) -> "Tape":
+        fields = {k: getattr(self, k) for k in Tape.__slots__}
+        fields.update(changes)
+        return Tape(**fields)
+
+    def with_consts(self, values: Iterable[Any]) -> tuple["Tape", list[Const]]:
+        """A tape whose constant table also holds ``values``, and their `Const` handles."""
+        consts = list(self.consts)
+        handles = []
+        for v in values:
+            consts.append(v)
+            handles.append(Const(len(consts) - 1, _const_label(v, len(consts) - 1)))
+        return self.replace(consts=tuple(consts)), handles
 
     def functions_used(self) -> set:
-        return {op.fn if not isinstance(op.fn, Const) else self.consts[op.fn.index]
+        return {self.consts[op.fn.index] if isinstance(op.fn, Const) else op.fn
                 for op in self.ops if op.kind == CALL}
 
-    # ------------------------------------------------------------------ passes
+    def producers(self) -> dict[int, Op]:
+        return {o: op for op in self.ops for o in op.outs}
 
-    def eliminate_dead_code(self) -> None:
-        live = set()
-        _collect(tuple(self.outputs), found := [])
-        live.update(found)
-        kept = []
-        for op in reversed(self.ops):
-            if op.kind == GUARD or op.kind == INPUT or any(o in live for o in op.outs):
-                kept.append(op)
-                live.update(op.uses())
-        kept.reverse()
-        self.ops = kept
-
-    def simplify(self) -> None:
-        """Fold arrays known to hold one repeated value (the seed of a scalar
-        output, its broadcasts, and their scalar multiples) into the ops that use
-        them, when that leaves the other operand's shape and dtype unchanged:
-        ``ones * g`` becomes ``g``, ``full(1.01) * g`` becomes ``g * 1.01``."""
-        fill: dict[int, float] = {}
-        rename: dict[int, int] = {}
-        kept = []
-        types = self.types
-        for op in self.ops:
-            if rename:
-                op.args = _rename(op.args, rename)
-                op.kwargs = {k: _rename(v, rename) for k, v in op.kwargs.items()}
-            if op.kind == CALL and not isinstance(op.out, tuple):
-                fn, args = op.fn, op.args
-                a0 = args[0] if args else None
-                if fn == "ones_like" or fn == "ones":
-                    fill[op.out] = 1.0
-                elif fn in _SHAPE_ONLY and isinstance(a0, Var) and a0.id in fill and not op.kwargs.get("dtype"):
-                    fill[op.out] = fill[a0.id]
-                elif fn in ("multiply", "add", "subtract") and len(args) == 2 and not op.kwargs:
-                    folded = _fold(op, args, fill, types)
-                    if folded is not None:
-                        if isinstance(folded, Var):
-                            rename[op.out] = folded.id
-                            continue
-                        if isinstance(folded, float):
-                            fill[op.out] = folded
-                        else:
-                            op.fn, op.args = folded
-            kept.append(op)
-        self.ops = kept
-        if rename:
-            self.outputs = [_rename(o, rename) for o in self.outputs]
-
-    def factor(self) -> None:
-        """Factor a cotangent out of sums of its multiples, the shape that the
-        product rule leaves behind: ``g*a + (g*b)*c`` becomes ``g*(a + c*b)``,
-        one pass over the data fewer per accumulation (for same-typed arrays)."""
+    def use_counts(self) -> dict[int, int]:
         uses: dict[int, int] = {}
         for op in self.ops:
             for v in op.uses():
                 uses[v] = uses.get(v, 0) + 1
-        for v in iter_vars(tuple(self.outputs)):
+        for v in iter_vars(self.outputs):
             uses[v] = uses.get(v, 0) + 1
-        producer = {op.out: op for op in self.ops if op.kind == CALL and not isinstance(op.out, tuple)}
-        types = self.types
-        out_ops: list[Op] = []
+        return uses
 
-        def single_mul(x):
-            op = producer.get(x.id) if isinstance(x, Var) else None
-            if op is not None and op.fn == "multiply" and not op.kwargs and uses.get(x.id) == 1:
-                return op
-            return None
-
-        def same(*xs):
-            t = [types.get(x.id) if isinstance(x, Var) else "scalar" for x in xs]
-            full = [u for u in t if u != "scalar"]
-            return all(u == full[0] for u in full) and None not in full
-
-        def new(fn, args, like):
-            v = self.new_var()
-            types[v] = types[like]
-            base = producer.get(like)
-            op = Op(CALL, v, fn, args, None, base.spec if base else "", "factored", None, 1)
-            out_ops.append(op)
-            return Var(v)
-
-        def multiple_of(x):
-            """x == g * k: (g, k, ops to drop) with k an array, a scalar, or ("times", b, c)."""
-            m = single_mul(x)
-            if m is None:
-                return None
-            g, k = m.args
-            inner = single_mul(g)
-            if inner is not None and isinstance(k, Var) and type(inner.args[1]) in (int, float):
-                return inner.args[0], ("times", inner.args[1], k), (m, inner)
-            return g, k, (m,)
-
-        for op in self.ops:
-            if op.kind == CALL and op.fn == "add" and not op.kwargs and len(op.args) == 2:
-                x, y = multiple_of(op.args[0]), multiple_of(op.args[1])
-                if x is not None and y is not None and isinstance(x[0], Var) and x[0] == y[0]:
-                    ks = []
-                    for k in (x[1], y[1]):
-                        if isinstance(k, tuple):
-                            ks.append(("times", k))
-                        else:
-                            ks.append(k)
-                    arrays = [k for k in ks if isinstance(k, Var)] + [k[1][2] for k in ks if isinstance(k, tuple)]
-                    scalars_ok = all(isinstance(k, (Var, tuple)) or type(k) in (int, float) for k in ks)
-                    if scalars_ok and arrays and same(x[0], Var(op.out), *arrays):
-                        terms = [new("multiply", (k[1][2], k[1][1]), op.out) if isinstance(k, tuple) else k
-                                 for k in ks]
-                        total = new("add", tuple(terms), op.out)
-                        for dead in x[2] + y[2]:
-                            dead.kind = "dead"
-                        op.fn, op.args = "multiply", (x[0], total)
-            out_ops.append(op)
-        self.ops = [op for op in out_ops if op.kind != "dead"]
-
-    def eliminate_common_subexpressions(self) -> None:
-        """Replace repeated identical calls by the first one's result."""
-        seen: dict = {}
-        rename: dict[int, int] = {}
-        kept = []
-        for op in self.ops:
-            if rename:
-                op.args = _rename(op.args, rename)
-                op.kwargs = {k: _rename(v, rename) for k, v in op.kwargs.items()}
-            if op.kind == CALL:
-                try:
-                    key = (op.fn, _hashable(op.args), _hashable(tuple(op.kwargs.items())))
-                    prev = seen.get(key)
-                except TypeError:
-                    key = prev = None
-                if prev is not None and len(prev.outs) == len(op.outs):
-                    for a, b in zip(op.outs, prev.outs):
-                        rename[a] = b
-                    continue
-                if key is not None:
-                    seen[key] = op
-            kept.append(op)
-        self.ops = kept
-        if rename:
-            self.outputs = [_rename(o, rename) for o in self.outputs]
+    def new_vars(self, n: int) -> tuple["Tape", list[int]]:
+        ids = list(range(self.nvars + 1, self.nvars + n + 1))
+        return self.replace(nvars=self.nvars + n), ids
 
     # ------------------------------------------------------------------ printing
 
@@ -348,56 +289,67 @@ class Tape:
     def render(self) -> str:
         lines = [f"Tape: {self.title}"]
         for v, name in zip(self.inputs, self.input_names):
-            lines.append(f"  %{v} = input {name}")
-        header = {0: "  # forward", 1: "  # backward"}
+            t = self.types.get(v)
+            lines.append(f"  %{v} = input {name}  {t}" if t is not None else f"  %{v} = input {name}")
         current = None
-        body = []
         for op in self.ops:
-            if op.kind == INPUT:
-                continue
             if op.section != current:
                 current = op.section
-                body.append(header[current])
+                lines.append(f"  # {current}")
             text = "  " + op.render()
-            if op.spec:
-                text = f"{text:<44} {op.spec}"
+            if op.kind == CALL and op.outs:
+                spec = ", ".join(str(self.types[o]) for o in op.outs if o in self.types)
+                text = f"{text:<44} {spec}"
             if op.note:
                 text = f"{text:<64} # {op.note}"
-            body.append(text)
-        lines += body
+            lines.append(text)
         vals = ", ".join(_fmt(o) for o in self.outputs[: self.n_value])
-        lines.append(f"  return {vals}" if self.n_value == len(self.outputs) else
-                     f"  return {vals}; grads " + ", ".join(_fmt(o) for o in self.outputs[self.n_value:]))
+        rest = self.outputs[self.n_value:]
+        lines.append(f"  return {vals}" if not rest else f"  return {vals}; grads " + ", ".join(_fmt(o) for o in rest))
         return "\n".join(lines)
 
 
-def _fold(op, args, fill, types):
-    """The simpler form of a binary op with a filled operand: a Var (the op is
-    the identity), a float (the result is filled too), an (fn, args) pair, or None."""
-    x, y = args
-    fx = fill.get(x.id) if isinstance(x, Var) else (float(x) if type(x) in (int, float) else None)
-    fy = fill.get(y.id) if isinstance(y, Var) else (float(y) if type(y) in (int, float) else None)
-    fn = op.fn
-    if fx is not None and fy is not None:
-        if isinstance(x, Var) or isinstance(y, Var):
-            return {"multiply": fx * fy, "add": fx + fy, "subtract": fx - fy}[fn]
-        return None
-    if fx is None and fy is None:
-        return None
-    var, c = (y, fx) if fx is not None else (x, fy)
-    if not isinstance(var, Var) or types.get(var.id) != types.get(op.out):
-        return None
-    if fn == "multiply":
-        return var if c == 1.0 else ("multiply", (var, c))
-    if fn == "add":
-        return var if c == 0.0 else ("add", (var, c))
-    if fx is not None:  # c - var
-        return ("subtract", (c, var))
-    return var if c == 0.0 else ("subtract", (var, c))
+class TapeBuilder:
+    """The tape while tracing writes it."""
 
+    def __init__(self, title="f"):
+        self.title = title
+        self.inputs: list[int] = []
+        self.input_names: list[str] = []
+        self.ops: list[Op] = []
+        self.consts: list[Any] = []
+        self._const_ids: dict[int, int] = {}
+        self.types: dict[int, VarType] = {}
+        self.nvars = 0
+        self.section = "forward"
 
-_SHAPE_ONLY = {"reshape", "broadcast_to", "astype", "expand_dims", "permute_dims", "matrix_transpose",
-               "squeeze"}
+    def new_var(self, vtype: VarType | None = None) -> int:
+        self.nvars += 1
+        if vtype is not None:
+            self.types[self.nvars] = vtype
+        return self.nvars
+
+    def add_input(self, name: str, vtype: VarType) -> int:
+        v = self.new_var(vtype)
+        self.inputs.append(v)
+        self.input_names.append(name)
+        return v
+
+    def const(self, value, label: str | None = None) -> Const:
+        # by identity: the table keeps the object itself (an array is bound, not copied)
+        i = self._const_ids.get(id(value))
+        if i is None or self.consts[i] is not value:
+            self.consts.append(value)
+            i = self._const_ids[id(value)] = len(self.consts) - 1
+        return Const(i, label or _const_label(value, i))
+
+    def append(self, op: Op) -> Op:
+        self.ops.append(op)
+        return op
+
+    def freeze(self, outputs=(), n_value=0, meta=None) -> Tape:
+        return Tape(self.inputs, self.input_names, self.ops, outputs, n_value, self.consts, dict(self.types),
+                    self.title, self.nvars, meta)
 
 
 def _const_label(value, i) -> str:
@@ -406,54 +358,31 @@ def _const_label(value, i) -> str:
         return name
     shape = getattr(value, "shape", None)
     if shape is not None:
-        return f"${i}:{getattr(value, 'dtype', '')}[{','.join(map(str, shape))}]"
+        return f"${i}:{dtype_name(getattr(value, 'dtype', None))}[{','.join(map(str, shape))}]"
+    if isinstance(value, (int, float, complex)):
+        return repr(value)
     return f"${i}"
 
 
-def _rename(x, m):
-    if isinstance(x, Var):
-        r = m.get(x.id)
-        return x if r is None else Var(r)
-    if isinstance(x, DeviceOf):
-        return DeviceOf(_rename(x.var, m))
-    if isinstance(x, tuple):
-        return tuple(_rename(y, m) for y in x)
-    if isinstance(x, list):
-        return [_rename(y, m) for y in x]
-    if isinstance(x, slice):
-        return slice(_rename(x.start, m), _rename(x.stop, m), _rename(x.step, m))
-    return x
+_DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                "float16", "float32", "float64", "complex64", "complex128")
 
 
-def _hashable(x):
-    if isinstance(x, list):
-        return ("list", tuple(_hashable(y) for y in x))
-    if isinstance(x, tuple):
-        return tuple(_hashable(y) for y in x)
-    if isinstance(x, slice):
-        return ("slice", _hashable(x.start), _hashable(x.stop), _hashable(x.step))
-    if isinstance(x, float) and x != x:
-        return ("nan",)
-    hash(x)
-    return (type(x), x) if isinstance(x, (int, float, bool, complex)) else x
+def dtype_name(dtype) -> str:
+    """The standard name of any library's dtype object (``float32``)."""
+    if dtype is None:
+        return ""
+    name = getattr(dtype, "name", None)
+    if isinstance(name, str) and name in _DTYPE_NAMES:
+        return name
+    text = str(dtype)
+    tail = text.rsplit(".", 1)[-1].strip("'\"<>")
+    return tail if tail in _DTYPE_NAMES else text
 
 
-def type_of(value) -> tuple:
-    dtype = getattr(value, "dtype", None)
-    return (tuple(getattr(value, "shape", ())), str(dtype) if dtype is not None else type(value).__name__)
-
-
-def spec_of(value) -> str:
+def type_of(value) -> VarType:
     dtype = getattr(value, "dtype", None)
     if dtype is None:
-        return type(value).__name__
-    name = getattr(dtype, "name", None) or str(dtype)
-    name = name.replace("array_api_strict.", "")
-    shape = getattr(value, "shape", ())
-    return f"{name}[{','.join('?' if s is None or s != s else str(s) for s in shape)}]"
-
-
-def iter_vars(x) -> Iterable[int]:
-    found: list[int] = []
-    _collect(x, found)
-    return found
+        return VarType((), "py:" + type(value).__name__, None)
+    shape = tuple(None if (s is None or s != s) else int(s) for s in getattr(value, "shape", ()))
+    return VarType(shape, dtype_name(dtype), None)

@@ -13,51 +13,50 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import api
-from .tangents import (ARRAY, DICT, FLOAT, FUNC, LIST, METHOD, NAMEDTUPLE, OBJECT, SLOTS, TUPLE, Tangent,
-                       ZeroTangent, flatten, unflatten)
+from . import api, backends
+from .flatten import FloatLeaf, Leaf, children, flatten, unflatten
+from .tangents import Tangent, ZeroTangent
+from .tape import dtype_name
 
 __all__ = ["check_grad", "to_numpy"]
 
 
 def to_numpy(x) -> np.ndarray:
-    """A host copy of any backend's array (computes Dask, copies CuPy)."""
-    mod = type(x).__module__.split(".")[0]
-    if mod == "dask":
-        x = x.compute()
-        mod = type(x).__module__.split(".")[0]
-    if mod == "cupy":
-        return x.get()
+    """A host copy of any backend's array (computes lazy ones, copies device ones)."""
     if isinstance(x, (int, float, complex)):
         return np.asarray(x)
-    try:
-        return np.asarray(x)
-    except Exception:
-        return np.from_dlpack(x)
+    return np.asarray(backends.backend_of(x).to_numpy(x))
 
 
 def _leaf_grads(node, g, out: list) -> None:
     """The leaf gradients of a gradient structure, in flatten order."""
-    k = node[0]
-    if k in (ARRAY, FLOAT):
+    if type(node) in (Leaf, FloatLeaf):
         out.append(g)
         return
-    zero = isinstance(g, ZeroTangent)
-    if k in (TUPLE, LIST, NAMEDTUPLE):
-        kids = node[1] if k != NAMEDTUPLE else node[2]
-        for i, n in enumerate(kids):
-            _leaf_grads(n, g if zero else g[i], out)
-    elif k == DICT:
-        for key, n in zip(node[1], node[2]):
-            _leaf_grads(n, g if zero else g[key], out)
-    elif k in (OBJECT, SLOTS):
-        for name, n in zip(node[2], node[3]):
-            _leaf_grads(n, g if zero else g.fields[name], out)
-    elif k == FUNC:
-        for name, n in zip(node[1].co_freevars, node[3]):
-            _leaf_grads(n, g if zero or not isinstance(g, Tangent) else g.fields[name], out)
-    elif k == METHOD:
-        _leaf_grads(node[2], g, out)
+    kids = [c for _, c in children(node)]
+    grads = [g] * len(kids) if isinstance(g, ZeroTangent) else _child_grads(node, g)
+    for child, gc in zip(kids, grads):
+        _leaf_grads(child, gc, out)
+
+
+def _child_grads(node, g) -> list:
+    """The gradients of a node's children, in the order of `children`."""
+    from .flatten import Func, Mapping, Method, NamedTup, Obj, Partial, Seq
+    t = type(node)
+    if t is Method:
+        return [g]
+    if t in (Seq, NamedTup):
+        return list(g)
+    if t is Mapping:
+        return [g[k] for k in node.keys]
+    if t is Obj:
+        return [g.fields[n] for n in node.names]
+    if t is Func:
+        return [g.fields[n] if isinstance(g, Tangent) else g for n in node.code.co_freevars]
+    if t is Partial:
+        f = g.fields
+        return [f["func"], *f["args"], *(f["keywords"][k] for k in node.keywords.keys)]
+    raise AssertionError(node)
 
 
 def _is_float_leaf(x) -> bool:
@@ -80,25 +79,15 @@ def to_numpy_dtype_kind(x) -> str:
 
 
 def _like(x, values: np.ndarray):
-    """``values`` as an array of x's backend, dtype float64 (or complex128)."""
+    """``values`` as an array of x's backend (its device, its chunks)."""
     if isinstance(x, float):
         return float(values)
-    from array_api_compat import array_namespace
-    xp = array_namespace(x)
-    mod = type(x).__module__.split(".")[0]
-    if mod == "dask":
-        import dask.array as da
-        chunks = x.chunks if all(not any(math.isnan(c) for c in cs) for cs in x.chunks) else "auto"
-        return da.from_array(values, chunks=chunks)
-    dev = getattr(x, "device", None)
-    try:
-        return xp.asarray(values, device=dev)
-    except TypeError:
-        return xp.asarray(values)
+    return backends.backend_of(x).from_numpy(values, x)
 
 
 def _dtype_name(x):
-    return str(getattr(x, "dtype", type(x).__name__)).replace("array_api_strict.", "")
+    dt = getattr(x, "dtype", None)
+    return dtype_name(dt) if dt is not None else type(x).__name__
 
 
 def check_grad(f: Callable, *args: Any, seed: Any = None, rtol: float = 1e-5, atol: float = 1e-7,
@@ -146,7 +135,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
     tree, leaves = flatten((f, args), lambda x: ())
     value = f(*args)
     out_tree, outs = flatten(value, lambda x: ())
-    scalar = len(outs) == 1 and to_numpy(outs[0]).shape == ()
+    scalar = len(outs) == 1 and to_numpy(outs[0]).shape == () and not np.iscomplexobj(to_numpy(outs[0]))
     if seed is None and not scalar:
         seed = [_like(o, rs.standard_normal(to_numpy(o).shape).astype(to_numpy(o).dtype)) for o in outs]
         seed = unflatten(out_tree, iter(seed).__next__)
@@ -183,17 +172,21 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
             gnp[i] = np.zeros_like(x64[i])
             continue
         if isinstance(leaves[i], float):
-            lazy = type(gi).__module__.split(".")[0] == "dask" and getattr(gi, "shape", None) == ()
+            lazy = backends.backend_of(gi).is_lazy and getattr(gi, "shape", None) == () if hasattr(gi, "shape") \
+                else False
             if not isinstance(gi, float) and not lazy:
                 raise AssertionError(f"the gradient of a Python float must be a float (or, on Dask, a lazy "
                                      f"0-d array), got {type(gi).__name__}")
         elif _dtype_name(gi) != _dtype_name(leaves[i]):
             raise AssertionError(f"gradient dtype {_dtype_name(gi)} differs from the input's "
                                  f"{_dtype_name(leaves[i])} (leaf {i})")
-        elif type(gi).__module__.split(".")[0] != type(leaves[i]).__module__.split(".")[0] and \
-                type(leaves[i]).__module__.split(".")[0] != "numpy":
-            raise AssertionError(f"gradient is a {type(gi).__module__} array for a "
-                                 f"{type(leaves[i]).__module__} input (leaf {i})")
+        elif backends.library_name(gi) != backends.library_name(leaves[i]) and not (
+                backends.backend_of(gi).is_lazy and not backends.backend_of(leaves[i]).is_lazy):
+            raise AssertionError(f"gradient is a {backends.library_name(gi)} array for a "
+                                 f"{backends.library_name(leaves[i])} input (leaf {i})")
+        elif type(gi) is not type(leaves[i]) and not backends.backend_of(gi).is_lazy:
+            raise AssertionError(f"gradient is a {type(gi).__name__} for a {type(leaves[i]).__name__} input "
+                                 f"(leaf {i}): gradients mirror their arguments")
         gnp[i] = to_numpy(gi).astype(x64[i].dtype)
         if gnp[i].shape != x64[i].shape:
             raise AssertionError(f"gradient shape {gnp[i].shape} differs from the input's {x64[i].shape}")
@@ -229,7 +222,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
         if not np.isclose(got, want, rtol=tol_r * 10, atol=tol_a * 10 + 1e-6 * abs(want)):
             raise AssertionError(f"VJP identity failed ({'traced' if first else 'cached'} call): "
                                  f"<J^T u, v> = {got!r} but finite differences give <u, J v> = {want!r}")
-    limit = full if full is not None else (24 if any(type(leaves[i]).__module__.startswith("dask")
+    limit = full if full is not None else (24 if any(backends.backend_of(leaves[i]).is_lazy
                                                       for i in diff_idx) else 64)
     total = sum(x64[i].size for i in diff_idx)
     if total > limit:

@@ -11,26 +11,17 @@ from __future__ import annotations
 import operator
 import threading
 
-from . import errors
-from .rules import registry
-from .tape import CALL, GUARD, DeviceOf, DType, Op, Tape, Var, spec_of, type_of
-from .tangents import is_array
+from . import errors, ops
+from .ops.table import DIFF as _NEEDS_RULE, NONDIFF as _NO_DERIVATIVE, NONE_DEFAULTS
+from .tape import CALL, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, VarType, type_of
 
-__all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM"]
+__all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM", "implementation", "active_contexts",
+           "is_float", "DTYPE_NAMES"]
 
 DIFF, PRIM = "diff", "prim"
 
 DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                "float32", "float64", "complex64", "complex128")
-
-# Functions written infix in compiled code: operators work on every library and
-# on Python scalars (a float leaf is a Python float at run time).
-INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "floor_divide": "//",
-         "remainder": "%", "pow": "**", "matmul": "@", "less": "<", "less_equal": "<=",
-         "greater": ">", "greater_equal": ">=", "equal": "==", "not_equal": "!=",
-         "bitwise_and": "&", "bitwise_or": "|", "bitwise_xor": "^",
-         "bitwise_left_shift": "<<", "bitwise_right_shift": ">>"}
-PREFIX = {"negative": "-", "positive": "+", "bitwise_invert": "~"}
 
 _OPFUNCS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
             "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
@@ -42,16 +33,22 @@ _UNARY = {"-": operator.neg, "+": operator.pos, "~": operator.invert}
 SCALARS = (int, float, complex, bool)
 
 
+def _alias(x):
+    return x
+
+
 def implementation(name, xp, ext):
     """The concrete callable behind a tape function name on backend ``(xp, ext)``."""
     if not isinstance(name, str):
         return name
-    sym = INFIX.get(name)
-    if sym is not None:
-        return _OPFUNCS[sym]
-    sym = PREFIX.get(name)
-    if sym is not None:
-        return _UNARY[sym]
+    entry = ops.lookup(name)
+    if entry is not None:
+        if entry.infix is not None:
+            return _OPFUNCS[entry.infix]
+        if entry.prefix is not None:
+            return _UNARY[entry.prefix]
+        if entry.alias:
+            return _alias
     if name == "__getitem__":
         return operator.getitem
     if name.startswith("ext."):
@@ -79,24 +76,22 @@ class Context:
     def __init__(self, xp, ext, title="f"):
         self.xp = xp
         self.ext = ext
-        self.tape = Tape()
-        self.tape.title = title
+        self.tape = TapeBuilder(title)
         self.mode = DIFF
-        self.nodes: list = []  # (name, in_args, out, pullback, first_op_index)
+        self.nodes: list = []  # (name, in_args, out, pullback)
         self.devices: dict = {}
         self.ns = TracingNamespace(self)
         self.ext_ns = TracingExt(self)
         self.note = ""
+        self.rules_used: set = set()
+        self.on_guard = None  # a transformation's check on control flow (vmap: no batched branches)
         self._impl: dict = {}
 
     # ------------------------------------------------------------------ inputs
 
-    def input(self, value, name: str) -> "Tracer":
-        v = self.tape.new_var()
-        self.tape.inputs.append(v)
-        self.tape.input_names.append(f"{name}  {spec_of(value)}")
-        self.tape.types[v] = type_of(value)
-        t = Tracer(value, v, self, diff=_is_float(value))
+    def input(self, value, name: str, diff: bool | None = None) -> "Tracer":
+        v = self.tape.add_input(name, type_of(value))
+        t = Tracer(value, v, self, diff=is_float(value) if diff is None else diff)
         self._remember_device(t)
         return t
 
@@ -111,40 +106,41 @@ class Context:
     # ------------------------------------------------------------------ calls
 
     def call(self, name, args: tuple, kwargs: dict):
+        entry = ops.lookup(name)
         if self.mode is DIFF and _any_diff(args, kwargs):
-            rule = registry.RULES.get(name)
+            rule = entry.rule if entry is not None else None
             if rule is not None:
-                return self._apply_rule(name, rule, args, kwargs)
-            if not registry.is_nondiff(name):
+                return self._apply_rule(entry, rule, args, kwargs)
+            if entry is None or entry.diff == _NEEDS_RULE:
                 raise errors.NoRuleError(name)
-        return self.record(name, args, kwargs)
+        return self.record(name, args, kwargs, entry)
 
-    def _apply_rule(self, name, rule, args, kwargs):
+    def _apply_rule(self, entry, rule, args, kwargs):
         args, kwargs = rule.bind(args, kwargs)
         snap = tuple(_snapshot(a) for a in args)
         kw = {k: _snapshot(v) for k, v in kwargs.items()}
         self.mode = PRIM
-        start = len(self.tape.ops)
+        self.rules_used.add(entry.name)
         try:
             y, pullback = rule.fn(self.ns, *snap, **kw)
         except errors.YotaError:
             raise
         except Exception as e:
-            raise errors.RuleError(name, e) from e
+            raise errors.rule_failed(entry.label, e) from e
         finally:
             self.mode = DIFF
-        y = _aliased(y, self)
-        self.nodes.append((name, snap, y, pullback, start))
-        return _aliased(y, self, diff=True)
+        y = _aliased(y, self, entry.label)
+        self.nodes.append((entry.name, snap, y, pullback))
+        return _aliased(y, self, entry.label, diff=True)
 
-    def record(self, name, args, kwargs):
+    def record(self, name, args, kwargs, entry=None):
+        if entry is None:
+            entry = ops.lookup(name)
         if kwargs and isinstance(name, str):
-            # Standard defaults only clutter the tape (axis=None is not one of them: concat).
             kwargs = {k: v for k, v in kwargs.items()
-                      if not (v is None and k in _NONE_DEFAULTS) and not (k == "keepdims" and v is False)}
-        if self.mode is PRIM and name in _IDENTITY_IF_SAME and type(args[0]) is Tracer:
-            same = _IDENTITY_IF_SAME[name](args[0], args[1:], kwargs)
-            if same:
+                      if not (v is None and k in NONE_DEFAULTS) and not (k == "keepdims" and v is False)}
+        if self.mode is PRIM and entry is not None and entry.identity_if is not None and type(args[0]) is Tracer:
+            if entry.identity_if(args[0], args[1:], kwargs):
                 return Tracer(args[0].val, args[0].vid, self, False)
         impl = self._impl.get(name)
         if impl is None:
@@ -153,46 +149,42 @@ class Context:
         kwvals = {k: self._unwrap(v) for k, v in kwargs.items()}
         result = impl(*vals, **kwvals)
         tape = self.tape
-        if isinstance(name, str):
-            fn = name
-        else:
-            fn = tape.const(name, getattr(name, "__name__", None))
+        fn = name if isinstance(name, str) else tape.const(name, getattr(name, "__name__", None))
         enc_args = tuple(self._encode(a) for a in args)
         enc_kw = {k: self._encode(v) for k, v in kwargs.items()}
+        dependent = entry is not None and entry.data_dependent is not None and entry.data_dependent(args)
         # Only rules make differentiable values; a plain record (creation,
         # comparison, or an op inside a rule) has no derivative of its own.
-        diff = False
         if isinstance(result, (tuple, list)):
-            outs = tuple(tape.new_var() for _ in result)
-            op = Op(CALL, outs, fn, enc_args, enc_kw, ", ".join(spec_of(r) for r in result),
-                    self.note, type(result), tape.section)
-            tape.ops.append(op)
+            outs = tuple(tape.new_var(type_of(r)) for r in result)
+            tape.append(Op(CALL, outs, fn, enc_args, enc_kw, self.note, type(result), tape.section))
             for r, v in zip(result, outs):
-                tape.types[v] = type_of(r)
-                if name in _DATA_DEPENDENT:
+                if dependent:
                     self._shape_guard(v, r, name)
-            tracers = [Tracer(r, v, self, diff) for r, v in zip(result, outs)]
-            if type(result) is tuple or type(result) is list:
-                return type(result)(tracers)
-            return type(result)(*tracers)
-        out = tape.new_var()
-        tape.ops.append(Op(CALL, out, fn, enc_args, enc_kw, spec_of(result), self.note, None, tape.section))
-        tape.types[out] = type_of(result)
-        if _data_dependent_shape(name, args):
+            tracers = [Tracer(r, v, self, False) for r, v in zip(result, outs)]
+            return _rebuild(result, tracers)
+        out = tape.new_var(type_of(result))
+        tape.append(Op(CALL, (out,), fn, enc_args, enc_kw, self.note, None, tape.section))
+        if dependent:
             self._shape_guard(out, result, name)
-        return Tracer(result, out, self, diff)
+        return Tracer(result, out, self, False)
 
     def _shape_guard(self, var, value, name):
         # The rest of the tape was recorded for this size: a later call whose
         # data give another size must take a new trace.
         shape = tuple(getattr(value, "shape", ()))
         if any(s is None or s != s for s in shape):
-            raise errors.UnknownShapeError(name)
-        self.tape.ops.append(Op(GUARD, (), "shape", (Var(var), tuple(int(s) for s in shape)),
-                                section=self.tape.section))
+            raise errors.UnknownShapeError(getattr(name, "__name__", name), self.ext.unknown_size_advice)
+        if self.on_guard is not None:
+            self.on_guard(var, "shape")
+        self.tape.append(Op(GUARD, (), "shape", (Var(var), tuple(int(s) for s in shape)),
+                            section=self.tape.section, loc=errors.user_location()))
 
     def guard(self, t: "Tracer", kind: str, value):
-        self.tape.ops.append(Op(GUARD, (), kind, (Var(t.vid), value), section=self.tape.section))
+        if self.on_guard is not None:
+            self.on_guard(t.vid, kind)
+        self.tape.append(Op(GUARD, (), kind, (Var(t.vid), value), section=self.tape.section,
+                            loc=errors.user_location()))
         return value
 
     # ------------------------------------------------------------------ encoding
@@ -214,8 +206,6 @@ class Context:
             return Var(a.vid)
         t = type(a)
         if t in SCALARS or a is None or a is Ellipsis or t is str:
-            if t is float and (a != a or a in (float("inf"), float("-inf"))):
-                return self.tape.const(a, repr(a))
             return a
         if t is tuple or t is list:
             return t(self._encode(x) for x in a)
@@ -230,10 +220,12 @@ class Context:
             var = None
         if var is not None:
             return DeviceOf(Var(var))
+        if isinstance(a, SCALARS):  # a subclass (np.float64): keep its exact value and type
+            return self.tape.const(a, repr(a))
         return self.tape.const(a)
 
     def _dtype_name(self, a):
-        if is_array(a):
+        if isinstance(a, SCALARS) or (hasattr(a, "shape") and hasattr(a, "dtype")):
             return None
         if isinstance(a, type) and a.__module__ == "builtins":
             return None
@@ -247,59 +239,28 @@ class Context:
         return None
 
 
-def _same_shape(x, rest, kwargs):
-    shape = rest[0] if rest else kwargs.get("shape")
-    return shape is not None and tuple(shape) == tuple(x.shape) and -1 not in tuple(shape)
-
-
-def _same_dtype(x, rest, kwargs):
-    dtype = rest[0] if rest else kwargs.get("dtype")
-    return dtype is not None and x.dtype == dtype and "device" not in kwargs
-
-
-def _same_axes(x, rest, kwargs):
-    axes = rest[0] if rest else kwargs.get("axes")
-    return axes is not None and tuple(axes) == tuple(range(x.ndim))
-
-
-# Calls that return their input unchanged: inside rules they are not recorded.
-_IDENTITY_IF_SAME = {"reshape": _same_shape, "broadcast_to": _same_shape, "astype": _same_dtype,
-                     "permute_dims": _same_axes}
-
-
-_NONE_DEFAULTS = {"dtype", "device", "copy", "stream"}
-# Functions whose output size depends on the values, not only the shapes.
-_DATA_DEPENDENT = {"nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values"}
-
-
-def _data_dependent_shape(name, args) -> bool:
-    if name in _DATA_DEPENDENT:
-        return True
-    if name in ("__getitem__", "ext.getitem") and len(args) > 1:
-        keys = args[1] if isinstance(args[1], tuple) else (args[1],)
-        return any(_is_bool_array(k) for k in keys)
-    if name == "repeat" and len(args) > 1:
-        return hasattr(args[1], "shape")
-    return False
-
-
-def _is_bool_array(k) -> bool:
-    dt = getattr(k, "dtype", None)
-    return dt is not None and "bool" in str(dt) and len(getattr(k, "shape", ())) > 0
+def _rebuild(result, tracers):
+    t = type(result)
+    if t is tuple or t is list:
+        return t(tracers)
+    if hasattr(t, "_make"):  # namedtuple
+        return t._make(tracers)
+    return t(tracers)  # structseq-like types (torch.return_types) take one sequence
 
 
 def _device_key(dev):
     return (type(dev), dev) if isinstance(dev, str) else (type(dev), hash(dev), str(dev))
 
 
-def _is_float(v) -> bool:
-    if isinstance(v, float) or isinstance(v, complex):
+def is_float(v) -> bool:
+    """Whether ``v`` is differentiable: a Python float/complex or a floating/complex array."""
+    if isinstance(v, (float, complex)):
         return True
     dt = getattr(v, "dtype", None)
     if dt is None:
         return False
     kind = getattr(dt, "kind", None)
-    if kind is not None:
+    if isinstance(kind, str):
         return kind in "fc"
     name = str(dt)
     return "float" in name or "complex" in name
@@ -328,17 +289,20 @@ def _snapshot(a):
     return a
 
 
-def _aliased(y, ctx, diff=None):
+def _aliased(y, ctx, label, diff=None):
     if type(y) is Tracer:
-        return Tracer(y.val, y.vid, y.ctx, _is_float(y.val) if diff else y.diff)
+        return Tracer(y.val, y.vid, y.ctx, is_float(y.val) if diff else y.diff)
     if isinstance(y, (tuple, list)):
-        items = [_aliased(x, ctx, diff) for x in y]
-        if type(y) in (tuple, list):
-            return type(y)(items)
-        return type(y)(*items)
+        return _rebuild(y, [_aliased(x, ctx, label, diff) for x in y])
     if y is None or isinstance(y, SCALARS):
         return y
-    raise errors.RuleError("?", TypeError(f"a rule returned {type(y).__name__}, not a traced array"))
+    raise errors.RuleError(label, TypeError(f"the rule returned {type(y).__name__}, not a traced array"))
+
+
+_FLOAT_WHY = ("it would drop the value's gradient: the number is cut off the tape. Write the math "
+              "with xp (xp.exp(x), not math.exp(x)); compare arrays directly for control flow "
+              "(`if loss < tol:` is recorded as a guard); for logging or a value that must not be "
+              "differentiated, convert yota.stop_gradient(x)")
 
 
 class Tracer:
@@ -357,7 +321,7 @@ class Tracer:
         return self.ctx.ns
 
     def __repr__(self):
-        return f"Tracer(%{self.vid}, {spec_of(self.val)})"
+        return f"Tracer(%{self.vid}, {type_of(self.val)})"
 
     # ---------------------------------------------------------- attributes
     @property
@@ -385,11 +349,7 @@ class Tracer:
 
     @property
     def device(self):
-        d = getattr(self.val, "device", None)
-        if d is None:
-            import array_api_compat
-            d = array_api_compat.device(self.val)
-        return d
+        return self.ctx.ext.device(self.val)
 
     @property
     def T(self):
@@ -419,21 +379,20 @@ class Tracer:
         return self.ctx.guard(self, "int", operator.index(self.val))
 
     def __float__(self):
+        if self.diff:
+            raise errors.ConcretizationError("float(x) on a differentiable traced value", _FLOAT_WHY)
         return self.ctx.guard(self, "float", float(self.val))
 
     def __complex__(self):
+        if self.diff:
+            raise errors.ConcretizationError("complex(x) on a differentiable traced value", _FLOAT_WHY)
         return self.ctx.guard(self, "complex", complex(self.val))
 
     def __array__(self, dtype=None, copy=None):
-        raise errors.UntraceableError("converting a traced array to a NumPy array (np.asarray / np.array)",
-                                      "yota records array-API calls; a NumPy copy would cut the value off "
+        raise errors.UntraceableError("converting a traced array to a host array (np.asarray / np.array)",
+                                      "yota records array-API calls; a host copy would cut the value off "
                                       "the tape. Call the function through xp = array_namespace(x) instead, "
                                       "or make it a @yota.primitive with a @yota.rrule")
-
-    @property
-    def __cuda_array_interface__(self):
-        # an AttributeError, so hasattr() answers False
-        raise errors.ForeignLibraryAttributeError("cupy")
 
     def __dlpack__(self, *a, **k):
         raise errors.UntraceableError("exporting a traced array through DLPack",
@@ -442,14 +401,22 @@ class Tracer:
     def tolist(self):
         raise errors.UntraceableError(".tolist() on a traced array",
                                       "a Python list leaves the tape, so no gradient could flow through it. "
-                                      "Index the array (x[i]) or use float(x) / int(x) for a scalar, which "
-                                      "yota records as a guard")
+                                      "Index the array (x[i]); for control flow compare the array itself "
+                                      "(`if x[0] > 0:`), which yota records as a guard")
 
     def item(self, *a):
         raise errors.UntraceableError(".item() on a traced array",
                                       "it returns a Python number that is cut off the tape. Keep the value "
-                                      "as a 0-d array, or use float(x) if you mean to branch on it (recorded "
-                                      "as a guard)")
+                                      "as a 0-d array; compare it directly to branch on it (recorded as a "
+                                      "guard)")
+
+    def __format__(self, spec):
+        if not spec:
+            return repr(self)
+        raise errors.UntraceableError(f"formatting a traced value (format spec {spec!r})",
+                                      "the number is only known for this trace; log "
+                                      "float(yota.stop_gradient(x)) outside the differentiated part, or "
+                                      "print(x) for the tracer")
 
     # ---------------------------------------------------------- indexing
     def __getitem__(self, key):
@@ -461,24 +428,44 @@ class Tracer:
         new = self.ctx.call("ext.setitem", (self, _key(key), value), {})
         self.val, self.vid, self.diff = new.val, new.vid, new.diff or self.diff
 
-    # ---------------------------------------------------------- NumPy interop
+    # ---------------------------------------------------------- foreign protocols (front ends)
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from . import numpy_compat
-        return numpy_compat.ufunc(self.ctx, ufunc, method, inputs, kwargs)
+        return frontend("ufunc")(self.ctx, ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        from . import numpy_compat
-        return numpy_compat.function(self.ctx, func, args, kwargs)
+        return frontend("function")(self.ctx, func, args, kwargs)
 
     def __getattr__(self, name):
-        from . import numpy_compat
-        return numpy_compat.method(self, name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return frontend("method")(self, name)
+
+
+_FRONTENDS: dict = {}
+
+
+def register_frontend(kind: str, handler) -> None:
+    """Handlers for code written against another library's protocols on Tracers
+    (``ufunc``, ``function``, ``method``): installed by ``yota.frontends``."""
+    _FRONTENDS[kind] = handler
+
+
+def frontend(kind):
+    h = _FRONTENDS.get(kind)
+    if h is None:
+        raise errors.UntraceableError(f"a {kind} call on a traced array", "no front end is installed for it")
+    return h
 
 
 def _key(key):
     if isinstance(key, list):
         return tuple(key) if any(isinstance(k, (slice, type(None), type(Ellipsis))) for k in key) else key
     return key
+
+
+_DUNDER = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv", "%": "mod",
+           "**": "pow", "@": "matmul", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq",
+           "!=": "ne", "&": "and", "|": "or", "^": "xor", "<<": "lshift", ">>": "rshift"}
 
 
 def _binop(name):
@@ -491,25 +478,28 @@ def _binop(name):
     return fwd, rev
 
 
-for _name, _sym in INFIX.items():
-    _dunder = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv", "%": "mod",
-               "**": "pow", "@": "matmul", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq",
-               "!=": "ne", "&": "and", "|": "or", "^": "xor", "<<": "lshift", ">>": "rshift"}[_sym]
-    _f, _r = _binop(_name)
-    setattr(Tracer, f"__{_dunder}__", _f)
-    if _sym not in ("<", "<=", ">", ">=", "==", "!="):
-        setattr(Tracer, f"__r{_dunder}__", _r)
+def _install_operators():
+    for name, entry in ops.OPS.items():
+        if not isinstance(name, str):
+            continue
+        if entry.infix is not None:
+            dunder = _DUNDER[entry.infix]
+            f, r = _binop(name)
+            setattr(Tracer, f"__{dunder}__", f)
+            if entry.infix not in ("<", "<=", ">", ">=", "==", "!="):
+                setattr(Tracer, f"__r{dunder}__", r)
+        elif entry.prefix is not None:
+            dunder = {"-": "neg", "+": "pos", "~": "invert"}[entry.prefix]
+            setattr(Tracer, f"__{dunder}__", (lambda n: lambda self: self.ctx.call(n, (self,), {}))(name))
+
+
+_install_operators()
 Tracer.__hash__ = object.__hash__
-Tracer.__neg__ = lambda self: self.ctx.call("negative", (self,), {})
-Tracer.__pos__ = lambda self: self.ctx.call("positive", (self,), {})
 Tracer.__abs__ = lambda self: self.ctx.call("abs", (self,), {})
-Tracer.__invert__ = lambda self: self.ctx.call("bitwise_invert", (self,), {})
 
 
 # ------------------------------------------------------------------ namespaces
 
-_PASSTHROUGH = {"finfo", "iinfo", "isdtype", "result_type", "can_cast", "broadcast_shapes",
-                "__array_namespace_info__"}
 _CONSTANTS = {"e", "pi", "inf", "nan", "newaxis", "__array_api_version__"}
 
 
@@ -521,6 +511,9 @@ class TracingNamespace:
         self._prefix = prefix
         self.__name__ = f"yota.tracing{'.' + prefix[:-1] if prefix else ''}"
 
+    def __yota_call__(self, name, args, kwargs):
+        return self._ctx.call(name, args, kwargs)
+
     def __getattr__(self, name):
         if name.startswith("__") and name not in ("__array_namespace_info__", "__array_api_version__"):
             raise AttributeError(name)
@@ -528,19 +521,20 @@ class TracingNamespace:
         concrete = ctx.xp
         for part in self._prefix.split(".")[:-1] if self._prefix else ():
             concrete = getattr(concrete, part)
+        full = self._prefix + name
+        entry = ops.lookup(full)
         if name in DTYPE_NAMES or name in _CONSTANTS:
             value = getattr(concrete, name)
-        elif name in _PASSTHROUGH:
+        elif entry is not None and entry.diff == ops.table.QUERY:
             f = getattr(concrete, name)
 
             def value(*args, **kwargs):
-                return f(*(_dtype_of(a) for a in args), **{k: _dtype_of(v) for k, v in kwargs.items()})
+                return f(*(_concrete(a) for a in args), **{k: _concrete(v) for k, v in kwargs.items()})
         elif name in ("linalg", "fft") and not self._prefix:
             value = TracingNamespace(ctx, f"{self._prefix}{name}.")
         else:
             if not hasattr(concrete, name):
-                raise errors.UnknownFunctionError(f"{self._prefix}{name}", getattr(concrete, "__name__", "?"))
-            full = self._prefix + name
+                raise errors.UnknownFunctionError(full, getattr(concrete, "__name__", "?"))
 
             def value(*args, **kwargs):
                 return ctx.call(full, args, kwargs)
@@ -554,10 +548,19 @@ class TracingNamespace:
 
 
 class TracingExt:
-    """The ``ext`` handed to compiled code while it runs on Tracers (nested grad)."""
+    """The backend handed to compiled code while it runs on Tracers (a nested
+    call): every extension op is recorded on the outer tape, and results stay
+    Tracers (no conversion to floats or host arrays)."""
+
+    is_lazy = True
 
     def __init__(self, ctx: Context):
         self._ctx = ctx
+        self.namespace = ctx.ns
+
+    @staticmethod
+    def as_array(x):
+        return x
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -576,5 +579,14 @@ class TracingExt:
         return value
 
 
-def _dtype_of(a):
+def _concrete(a):
     return a.val if isinstance(a, Tracer) else a
+
+
+def install_trap(attr: str, library: str) -> None:
+    """Answer another library's protocol probe (``__cuda_array_interface__``) with
+    an error saying to call the function through xp: an AttributeError, so that
+    ``hasattr`` still answers False."""
+    def trap(self):
+        raise errors.ForeignLibraryAttributeError(library)
+    setattr(Tracer, attr, property(trap))

@@ -12,7 +12,7 @@ next call).
 """
 from __future__ import annotations
 
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 
 @rrule("tril")

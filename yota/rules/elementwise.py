@@ -22,7 +22,7 @@ import cmath
 import math
 
 from ._util import is_complex, unbroadcast
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 
 def cast_like(xp, g, x):
@@ -184,13 +184,6 @@ def clip(xp, x, /, min=None, max=None):
                 lambda: unbroadcast(xp, g * (1 - hi), max))
 
     return y, pullback
-
-
-@rrule("where")
-def where(xp, cond, x, y):
-    out = xp.where(cond, x, y)
-    return out, lambda g: (None, lambda: unbroadcast(xp, xp.where(cond, g, 0.0), x),
-                           lambda: unbroadcast(xp, xp.where(cond, 0.0, g), y))
 
 
 @rrule("astype")

@@ -22,7 +22,7 @@ pairing ``Re(sum(g * dy))`` (no conjugation of ``g``):
 from __future__ import annotations
 
 from ._util import is_complex, real_dtype as _real_dtype
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 # A transform with norm N and its inverse-direction partner scale by the same factor.
 _SWAP = {"backward": "forward", "ortho": "ortho", "forward": "backward", None: "forward"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..ext import ext
 from ._util import unbroadcast
-from .registry import rrule
+from ..ops import rrule
 
 
 def _parts(key) -> tuple:

@@ -46,7 +46,7 @@ from collections import Counter
 
 from ._util import is_complex, keep_dims, normalize_axis, unbroadcast
 from ._util import real_dtype as _real_dtype
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 INF = float("inf")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..ext import ext
 from ._util import unbroadcast
 from .indexing import axis_key
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 
 def _along(axis, ndim, item) -> tuple:
@@ -29,7 +29,7 @@ def _norm(axis, ndim) -> tuple:
 
 @rrule("reshape")
 def reshape(xp, x, /, shape, *, copy=None):
-    return xp.reshape(x, shape, copy=copy), lambda g: (xp.reshape(g, x.shape),)
+    return xp.reshape(x, shape, copy=copy), lambda g: (xp.reshape(g, x.shape), None)
 
 
 @rrule("permute_dims")
@@ -37,7 +37,7 @@ def permute_dims(xp, x, /, axes):
     inverse = [0] * len(axes)
     for i, a in enumerate(axes):
         inverse[a % len(axes)] = i
-    return xp.permute_dims(x, axes), lambda g: (xp.permute_dims(g, tuple(inverse)),)
+    return xp.permute_dims(x, axes), lambda g: (xp.permute_dims(g, tuple(inverse)), None)
 
 
 @rrule("matrix_transpose")
@@ -47,19 +47,19 @@ def matrix_transpose(xp, x):
 
 @rrule("moveaxis")
 def moveaxis(xp, x, source, destination, /):
-    return xp.moveaxis(x, source, destination), lambda g: (xp.moveaxis(g, destination, source),)
+    return xp.moveaxis(x, source, destination), lambda g: (xp.moveaxis(g, destination, source), None, None)
 
 
 @rrule("expand_dims")
 def expand_dims(xp, x, /, axis=0):
     # axis may be a tuple (2025.12); its entries index the output
     y = xp.expand_dims(x, axis=axis)
-    return y, lambda g: (xp.squeeze(g, axis=_norm(axis, y.ndim)),)
+    return y, lambda g: (xp.squeeze(g, axis=_norm(axis, y.ndim)), None)
 
 
 @rrule("squeeze")
 def squeeze(xp, x, /, axis):
-    return xp.squeeze(x, axis), lambda g: (xp.expand_dims(g, axis=_norm(axis, x.ndim)),)
+    return xp.squeeze(x, axis), lambda g: (xp.expand_dims(g, axis=_norm(axis, x.ndim)), None)
 
 
 @rrule("flip")
@@ -70,7 +70,7 @@ def flip(xp, x, /, *, axis=None):
 @rrule("roll")
 def roll(xp, x, /, shift, *, axis=None):
     back = tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
-    return xp.roll(x, shift, axis=axis), lambda g: (xp.roll(g, back, axis=axis),)
+    return xp.roll(x, shift, axis=axis), lambda g: (xp.roll(g, back, axis=axis), None)
 
 
 # ---------------------------------------------------------------- broadcasting: sum back
@@ -78,7 +78,7 @@ def roll(xp, x, /, shift, *, axis=None):
 
 @rrule("broadcast_to")
 def broadcast_to(xp, x, /, shape):
-    return xp.broadcast_to(x, shape), lambda g: (unbroadcast(xp, g, x),)
+    return xp.broadcast_to(x, shape), lambda g: (unbroadcast(xp, g, x), None)
 
 
 @rrule("broadcast_arrays")

@@ -11,7 +11,7 @@ import math
 
 from ._util import keep_dims, normalize_axis, size
 from .elementwise import cast_like
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 
 def _spread(xp, g, x, axis, keepdims):

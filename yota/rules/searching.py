@@ -10,7 +10,7 @@ gradient is a scatter-add).
 from __future__ import annotations
 
 from ._util import unbroadcast
-from .registry import nondiff, rrule
+from ..ops import nondiff, rrule
 
 
 @rrule("where")

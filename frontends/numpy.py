@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import sys
 
-from . import errors
+from yota import errors, ops
 
 __all__ = ["ufunc", "function", "method", "NumPyMappingError", "UnsupportedArgumentError",
            "UFUNCS", "FUNCTIONS", "METHODS", "ATTRIBUTES"]
@@ -98,13 +98,13 @@ def _is_complex(a) -> bool:
 
 
 def _is_traced(a) -> bool:
-    from .tracer import Tracer
+    from yota.tracer import Tracer
     return isinstance(a, Tracer)
 
 
 def _alias(x):
     """A new handle on the same traced value (like a NumPy view, but safe under copy-on-write)."""
-    from .tracer import Tracer
+    from yota.tracer import Tracer
     return Tracer(x.val, x.vid, x.ctx, x.diff)
 
 
@@ -203,35 +203,8 @@ def _float_dtype_of(ctx, *arrays):
 
 # ====================================================================== ufuncs
 
-# NumPy ufunc name -> array-API function name (same meaning, same arguments).
-_UFUNC_NAMES = {
-    # arithmetic
-    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "true_divide": "divide",
-    "floor_divide": "floor_divide", "remainder": "remainder", "mod": "remainder", "power": "pow", "pow": "pow",
-    "negative": "negative", "positive": "positive", "absolute": "abs", "abs": "abs", "fabs": "abs",
-    "reciprocal": "reciprocal", "square": "square", "sqrt": "sqrt", "sign": "sign",
-    "conjugate": "conj", "conj": "conj",
-    # transcendental
-    "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p", "log2": "log2", "log10": "log10",
-    "logaddexp": "logaddexp", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "asin": "asin",
-    "arccos": "acos", "acos": "acos", "arctan": "atan", "atan": "atan", "arctan2": "atan2", "atan2": "atan2",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "asinh": "asinh",
-    "arccosh": "acosh", "acosh": "acosh", "arctanh": "atanh", "atanh": "atanh", "hypot": "hypot",
-    # selection and rounding
-    "maximum": "maximum", "minimum": "minimum", "copysign": "copysign", "nextafter": "nextafter",
-    "floor": "floor", "ceil": "ceil", "trunc": "trunc", "rint": "round", "signbit": "signbit",
-    # comparisons, logic, bits
-    "greater": "greater", "greater_equal": "greater_equal", "less": "less", "less_equal": "less_equal",
-    "equal": "equal", "not_equal": "not_equal", "isfinite": "isfinite", "isinf": "isinf", "isnan": "isnan",
-    "logical_and": "logical_and", "logical_or": "logical_or", "logical_xor": "logical_xor",
-    "logical_not": "logical_not", "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or",
-    "bitwise_xor": "bitwise_xor", "invert": "bitwise_invert", "bitwise_not": "bitwise_invert",
-    "bitwise_invert": "bitwise_invert", "left_shift": "bitwise_left_shift",
-    "bitwise_left_shift": "bitwise_left_shift", "right_shift": "bitwise_right_shift",
-    "bitwise_right_shift": "bitwise_right_shift",
-    # linear algebra (generalized ufuncs in NumPy 2)
-    "matmul": "matmul",
-}
+# NumPy ufunc name -> array-API function name (same meaning, same arguments): the op table's aliases.
+_UFUNC_NAMES = {alias: name for name, entry in ops.OPS.items() if isinstance(name, str) for alias in entry.numpy}
 
 
 def _exp2(ctx, x):

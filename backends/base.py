@@ -1,0 +1,141 @@
+"""The backend protocol: what yota needs from an array library.
+
+A backend is one module per library (``backends/numpy.py``, ``backends/cupy.py``,
+...) defining some of the names below at module level; `Backend` wraps it and
+supplies the defaults for the rest. The engine only ever talks to a `Backend`:
+
+========================  ==========================================================
+``namespace``             the array-API namespace compiled tapes call as ``xp``
+                          (array-api-compat's, or one with fills)
+``scatter_add(xp, x, key, values)``  ``x`` with ``values`` added at ``x[key]``
+                          (repeated integer indices accumulate); a new array
+``setitem(xp, x, key, value)``       ``x`` with ``x[key] = value``; a new array
+``getitem(xp, x, key)``   ``x[key]`` for any NumPy-style key (rules read
+                          integer-array keys through it)
+``device(x)``             the device of ``x``
+``to_float(x)``           a 0-d value as a Python float (a lazy library may keep it lazy)
+``is_lazy``               results are graphs, computed later (Dask)
+``transform(tape)``       the tape this library compiles (NumPy buffer reuse, CuPy
+                          kernel fusion); must return what the tape computes
+``wrap(fn, tape)``        the compiled function as this library runs it (CUDA graphs)
+``check_inputs(leaves)``  raise if these arrays cannot meet in one tape (two GPUs,
+                          unknown sizes), naming both / saying what to do
+``as_array(x)``           a result as an array of the library (NumPy turns 0-d
+                          results into scalars; gradients mirror 0-d arrays)
+``to_numpy(x)``           a host NumPy copy (testing)
+``from_numpy(a, like)``   ``a`` as an array of this library, placed like ``like``
+                          (its device, its chunks) (testing)
+``reset()``               empty the backend's own caches (``yota.reset()``)
+``unknown_size_advice``   what to say when a size is unknown (lazy libraries)
+========================  ==========================================================
+
+Everything but ``namespace`` has a default written against the standard alone
+(``backends/_generic.py``), so a library array-api-compat knows works with an
+empty module.
+"""
+from __future__ import annotations
+
+import types
+from typing import Any, Callable, Sequence
+
+from . import _generic
+
+__all__ = ["Backend", "HOOKS", "check_one_device"]
+
+HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
+         "as_array", "to_numpy", "from_numpy", "reset")
+
+
+def _identity_transform(tape):
+    return tape
+
+
+def _no_wrap(fn, tape):
+    return fn
+
+
+def check_one_device(leaves: Sequence[Any]) -> None:
+    """Arrays on two devices (two GPUs, a GPU and the host) cannot meet in one tape: name both."""
+    seen: dict = {}
+    for x in leaves:
+        if not hasattr(x, "shape"):
+            continue
+        try:
+            d = getattr(x, "device", None)
+            d = _generic.device(x) if d is None or callable(d) else d
+            key = (type(d), str(d))
+        except Exception:  # noqa: BLE001 - a library without devices
+            continue
+        seen.setdefault(key, d)
+        if len(seen) > 1:
+            from . import MixedBackendError
+            a, b = list(seen.values())[:2]
+            raise MixedBackendError(
+                f"arrays on two devices were passed together: {a} and {b}. Move them to one device first "
+                f"(for example with the library's to_device / asarray(x, device=...)).")
+
+
+def _same(x):
+    return x
+
+
+def _to_numpy(x):
+    import numpy as np
+    try:
+        return np.asarray(x)
+    except Exception:  # noqa: BLE001 - libraries without __array__ speak DLPack
+        return np.from_dlpack(x)
+
+
+def _no_reset() -> None:
+    return None
+
+
+def _from_numpy(a, like):
+    import array_api_compat
+    xp = array_api_compat.array_namespace(like)
+    try:
+        return xp.asarray(a, device=_generic.device(like))
+    except (TypeError, ValueError, AttributeError):
+        return xp.asarray(a)
+
+
+_DEFAULTS: dict[str, Callable] = {
+    "scatter_add": _generic.scatter_add, "setitem": _generic.setitem, "getitem": _generic.getitem,
+    "device": _generic.device, "to_float": _generic.to_float, "transform": _identity_transform,
+    "wrap": _no_wrap, "check_inputs": check_one_device, "as_array": _same, "to_numpy": _to_numpy,
+    "from_numpy": _from_numpy, "reset": _no_reset,
+}
+
+
+class Backend:
+    """One library's implementation of the protocol above."""
+
+    def __init__(self, name: str, module: types.ModuleType | None = None, namespace: Any = None,
+                 transfer: str = ""):
+        self.name = name
+        self.module = module
+        self.transfer = transfer or f"{name}.asarray(x)"
+        self.is_lazy = bool(getattr(module, "is_lazy", False))
+        self.unknown_size_advice = getattr(module, "unknown_size_advice", "")
+        for hook in HOOKS:
+            fn = getattr(module, hook, None) if module is not None else None
+            # bound as plain attributes: generated code calls ext.scatter_add(...) on every op
+            setattr(self, hook, fn if callable(fn) else _DEFAULTS[hook])
+        self.namespace = namespace if namespace is not None else getattr(module, "namespace")
+
+    @property
+    def xp(self):
+        return self.namespace
+
+    def __getattr__(self, name):
+        # backend-specific extension ops (``ext.<name>`` on the tape)
+        module = self.__dict__.get("module")
+        if module is not None and not name.startswith("_"):
+            fn = getattr(module, name, None)
+            if fn is not None:
+                return fn
+        raise AttributeError(f"backend {self.__dict__.get('name')!r} has no operation {name!r}")
+
+    def __repr__(self):
+        return f"<yota backend {self.name}>"

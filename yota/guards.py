@@ -1,0 +1,347 @@
+"""Guards on what the traced Python code read outside its arguments.
+
+A trace bakes in every value the user's code resolved by name: module
+globals (``SCALE``, a flag, a helper function), module attributes
+(``mylib.softplus``), class attributes read through ``self`` (``Model.scale``),
+attributes of global objects, the contents of small global lists and dicts,
+and closure cells of global functions. `collect` finds them the way a reader
+would: starting from the functions in the call's structure (the function,
+closures, methods, callable objects' classes), it follows the names each code
+object loads (``co_names``) through globals, modules, classes and the
+functions they lead to, and records each binding with its value. `Guards.check`
+then says, on every cached call, whether all of them are unchanged: objects by
+identity, numbers and strings by exact value (``0.0`` is not ``-0.0``).
+
+Not guarded (documented): names reached only through ``getattr(obj, name)``
+with a computed name, the contents of large global containers, and anything the
+code draws from outside Python's name lookup (random numbers, files): those run
+once, at trace time.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import types
+from typing import Any
+
+from .errors import _user_file
+from .flatten import Obj, Static, children, walk_codes
+
+__all__ = ["Guards", "collect", "MAX_CONTAINER"]
+
+#: global lists/dicts/sets up to this length are guarded by their contents
+MAX_CONTAINER = 32
+_MISSING = object()
+_VALUE_TYPES = (int, float, complex, bool, str, bytes, type(None))
+
+
+def _is_value(v) -> bool:
+    if type(v) in _VALUE_TYPES:
+        return True
+    if type(v) in (tuple, frozenset):
+        return len(v) <= MAX_CONTAINER and all(_is_value(x) for x in v)
+    return False
+
+
+def _same_value(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) is float:
+        return a == b and math.copysign(1, a) == math.copysign(1, b) or (a != a and b != b)
+    if type(a) is complex:
+        return _same_value(a.real, b.real) and _same_value(a.imag, b.imag)
+    if type(a) in (tuple, frozenset):
+        if type(a) is frozenset:
+            return a == b
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if type(a) is list:
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if type(a) is set:
+        return a == b
+    return a == b if type(a) in _VALUE_TYPES else a is b
+
+
+def _snapshot(v):
+    """What a container's contents are compared with (a shallow copy)."""
+    if type(v) is list:
+        return list(v)
+    if type(v) is dict:
+        return dict(v)
+    if type(v) is set:
+        return set(v)
+    return v
+
+
+def _small_container(v) -> bool:
+    return type(v) in (list, dict, set) and len(v) <= MAX_CONTAINER and all(
+        _is_value(x) for x in (v.values() if type(v) is dict else v))
+
+
+class Guards:
+    """A list of (mapping, name, value) bindings that a cached tape assumes."""
+
+    __slots__ = ("entries", "_fast", "described")
+
+    def __init__(self, entries: list):
+        # entry: (kind, holder, name, expected) with kind "id", "value", "contents" or "cell"
+        self.entries = entries
+        self._fast = self._compile()
+
+    def __len__(self):
+        return len(self.entries)
+
+    def _compile(self):
+        if not self.entries:
+            return lambda: True
+        terms = []
+        env: dict = {"M": _MISSING}
+        for i, (kind, holder, name, expected) in enumerate(self.entries):
+            env[f"h{i}"], env[f"e{i}"] = holder, expected
+            if kind == "cell":
+                terms.append(f"h{i}.cell_contents is e{i}")
+            elif kind == "contents":
+                terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and h{i}[{name!r}] == e{i}[1]")
+            else:
+                terms.append(f"h{i}.get({name!r}, M) is e{i}")
+        src = "def check():\n    return " + " and ".join(terms) + "\n"
+        exec(compile(src, "<yota guards>", "exec"), env)
+        return env["check"]
+
+    def check(self) -> bool:
+        try:
+            if self._fast():
+                return True
+        except Exception:  # noqa: BLE001 - a cell emptied, a container that cannot compare
+            pass
+        return self._slow()
+
+    def _slow(self) -> bool:
+        # A name rebound to an equal value (a new float object) is no change:
+        # adopt the new object, so the fast check passes next time.
+        changed = False
+        for i, (kind, holder, name, expected) in enumerate(self.entries):
+            try:
+                now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+            except ValueError:
+                return False
+            if kind == "contents":
+                if not _same_value(now, expected[1]):
+                    return False
+                if now is not expected[0]:
+                    self.entries[i] = (kind, holder, name, (now, _snapshot(now)))
+                    changed = True
+                continue
+            if now is expected:
+                continue
+            if kind in ("value", "cell") and _is_value(now) and _same_value(now, expected):
+                self.entries[i] = (kind, holder, name, now)
+                changed = True
+                continue
+            return False
+        if changed:
+            self._fast = self._compile()
+        return True
+
+    def first_change(self) -> str:
+        """What changed, for messages: ``module.NAME`` or ``Class.attr``."""
+        for kind, holder, name, expected in self.entries:
+            try:
+                now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+            except ValueError:
+                return f"a closure cell of {name}"
+            ok = _same_value(now, expected[1]) if kind == "contents" else (
+                now is expected or (_is_value(now) and _same_value(now, expected)))
+            if not ok:
+                return f"{_holder_name(holder)}.{name}" if kind != "cell" else f"a closure cell of {name}"
+        return ""
+
+
+def _holder_name(holder) -> str:
+    if isinstance(holder, dict):
+        return holder.get("__name__", "<globals>")
+    return getattr(holder, "__name__", type(holder).__name__)
+
+
+class _Collector:
+    def __init__(self):
+        self.entries: list = []
+        self.keys: set = set()
+        self.codes: set = set()
+        self.names: set = set()
+        self.classes: list = []
+        self.objects: list = []
+        self.todo: list = []
+
+    def add(self, kind, holder, name, value):
+        key = (id(holder.cls) if isinstance(holder, _ClassDict) else id(holder), name)
+        if key in self.keys:
+            return
+        self.keys.add(key)
+        if kind == "auto":
+            if _is_value(value):
+                kind = "value"
+            elif _small_container(value):
+                kind, value = "contents", (value, _snapshot(value))
+            else:
+                kind = "id"
+        self.entries.append((kind, holder, name, value))
+
+    def follow(self, v):
+        """Queue what a resolved value leads to."""
+        if isinstance(v, (staticmethod, classmethod)):
+            v = v.__func__
+        if isinstance(v, property):
+            for f in (v.fget, v.fset):
+                if f is not None:
+                    self.todo.append(f)
+            return
+        if isinstance(v, types.FunctionType):
+            self.todo.append(v)
+        elif isinstance(v, types.MethodType):
+            self.todo.append(v.__func__)
+            self.follow_object(v.__self__)
+        elif isinstance(v, type):
+            self.add_class(v)
+        elif hasattr(v, "func") and type(v).__name__ == "partial":
+            self.follow(v.func)
+
+    def follow_object(self, obj):
+        if isinstance(obj, (types.ModuleType, type)) or _is_value(obj):
+            return
+        if getattr(obj, "__dict__", None) is not None and id(obj) not in {id(o) for o in self.objects}:
+            self.objects.append(obj)
+        self.add_class(type(obj))
+
+    def add_class(self, cls):
+        if cls in self.classes or not _user_class(cls):
+            return
+        self.classes.append(cls)
+        for klass in cls.__mro__:
+            if not _user_class(klass):
+                continue
+            for v in vars(klass).values():
+                if isinstance(v, (types.FunctionType, staticmethod, classmethod, property)):
+                    self.follow(v)
+
+    def function(self, f: types.FunctionType):
+        code = f.__code__
+        if code in self.codes:
+            return
+        if not _user_file(code.co_filename):
+            return
+        self.code(code, f.__globals__)
+        for cell, name in zip(f.__closure__ or (), code.co_freevars):
+            try:
+                v = cell.cell_contents
+            except ValueError:
+                continue
+            if _is_value(v):
+                self.add("cell", cell, name, v)
+            else:
+                self.follow(v)
+
+    def code(self, code, g):
+        if code in self.codes:
+            return
+        self.codes.add(code)
+        names = code.co_names
+        self.names.update(names)
+        for n in names:
+            if n in g:
+                v = g[n]
+                self.add("auto", g, n, v)
+                if isinstance(v, types.ModuleType):
+                    md = vars(v)
+                    for a in names:
+                        if a in md:
+                            self.add("auto", md, a, md[a])
+                            self.follow(md[a])
+                else:
+                    self.follow(v)
+                    self.follow_object(v)
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType):
+                self.code(c, g)
+
+    def run(self):
+        while self.todo:
+            self.function(self.todo.pop())
+        # class attributes and attributes of global objects read by name
+        for cls in self.classes:
+            mro = [k for k in cls.__mro__ if _user_class(k)]
+            for name in self.names:
+                definer = next((i for i, k in enumerate(mro) if name in k.__dict__), None)
+                if definer is None:
+                    continue  # no class defines it: reading it failed or found an instance field
+                for klass in mro[:definer]:  # a subclass defining it later would shadow it
+                    self.add("id", _ClassDict(klass), name, _MISSING)
+                self.add("auto", _ClassDict(mro[definer]), name, mro[definer].__dict__[name])
+        for obj in self.objects:
+            d = vars(obj)
+            for name in self.names:
+                if name in d:
+                    self.add("auto", d, name, d[name])
+
+
+def _user_class(cls) -> bool:
+    """A class of the user's code (not a library's or the standard library's)."""
+    mod = sys.modules.get(cls.__module__)
+    if mod is None or cls.__module__ == "builtins":
+        return False
+    file = getattr(mod, "__file__", None)
+    return file is None or _user_file(file)
+
+
+class _ClassDict:
+    """A class's namespace as a mapping with ``get`` (mappingproxy is read fresh)."""
+
+    __slots__ = ("cls", "__name__")
+
+    def __init__(self, cls):
+        self.cls = cls
+        self.__name__ = cls.__qualname__
+
+    def get(self, name, default=None):
+        return self.cls.__dict__.get(name, default)
+
+    def __getitem__(self, name):
+        return self.cls.__dict__[name]
+
+    def __eq__(self, other):
+        return isinstance(other, _ClassDict) and other.cls is self.cls
+
+    def __hash__(self):
+        return hash(self.cls)
+
+
+def collect(tree) -> Guards:
+    """The guards of a call whose (function, arguments) structure is ``tree``."""
+    c = _Collector()
+    for obj in walk_codes(tree):
+        if isinstance(obj, types.FunctionType):
+            c.todo.append(obj)
+        elif isinstance(obj, type):
+            c.add_class(obj)
+        else:
+            c.follow(obj)
+    # object arguments: their classes' attributes (``self.scale`` resolving to ``Model.scale``)
+    _classes_of(tree, c)
+    c.run()
+    return Guards(c.entries)
+
+
+def _classes_of(node, c: _Collector):
+    if type(node) is Obj:
+        c.add_class(node.cls)
+    if type(node) is Static and node.carry is not None:
+        obj = node.carry.obj
+        if not isinstance(obj, (tuple, list, dict)) and not _is_value(obj):
+            c.add_class(type(obj))
+    for _, ch in children(node):
+        _classes_of(ch, c)
+
+
+def describe(guards: Any) -> str:
+    return guards.first_change() if isinstance(guards, Guards) else ""

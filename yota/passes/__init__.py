@@ -1,0 +1,34 @@
+"""Tape -> tape rewrites, and the one pipeline every kind of call goes through.
+
+``optimize(tape)`` runs the engine's passes (each a pure function of a tape, in
+its own module, testable alone); ``lower(tape, backend)`` then applies the
+backend's own rewrite (NumPy buffer reuse, CuPy kernel fusion), compiles, and
+lets the backend wrap the result (CUDA graphs). grad, vjp (both halves),
+trace, compile, the transformations and nested calls all come through here.
+"""
+from __future__ import annotations
+
+from .. import codegen
+from ..tape import Tape
+from .cse import eliminate_common_subexpressions
+from .dce import eliminate_dead_code
+from .factor import factor
+from .fold import fold_fills
+
+__all__ = ["optimize", "lower", "PIPELINE", "fold_fills", "eliminate_common_subexpressions", "factor",
+           "eliminate_dead_code"]
+
+PIPELINE = (fold_fills, eliminate_common_subexpressions, factor, eliminate_dead_code)
+
+
+def optimize(tape: Tape) -> Tape:
+    for p in PIPELINE:
+        tape = p(tape)
+    return tape
+
+
+def lower(tape: Tape, backend, name: str = "f"):
+    """The function that runs ``tape`` (already optimized) on ``backend``'s arrays."""
+    final = backend.transform(tape) if backend is not None else tape
+    fn = codegen.compile_tape(final, name)
+    return backend.wrap(fn, final) if backend is not None else fn

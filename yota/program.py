@@ -1,0 +1,138 @@
+"""From a `Traced` call to a cache `Variant`: the pass pipeline, the split of a
+vjp into its two halves, code generation for the backend, and the function
+that turns the flat outputs back into ``(value, grads)``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import errors, passes
+from .cache import Variant
+from .flatten import Seq, compile_builder, flatten
+from .tape import GUARD, Tape, Var
+from .tangents import NOTANGENT, ZERO
+from .tracing import Traced, spec
+
+__all__ = ["make_variant", "make_finisher", "split_vjp"]
+
+
+def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
+    """Optimize, lower and wrap ``traced``; ``tape`` overrides the optimized tape."""
+    tape = passes.optimize(traced.tape) if tape is None else tape
+    backend = None if traced.nested else traced.backend
+    locs = [op.loc for op in tape.ops if op.kind == GUARD]
+    if traced.kind == "vjp":
+        fwd_tape, bwd_tape = split_vjp(tape, traced.seed_vars)
+        fn = passes.lower(fwd_tape, backend, "forward")
+        bwd = passes.lower(bwd_tape, backend, "backward")
+        finish = make_finisher(traced, bwd)
+    else:
+        fn = passes.lower(tape, backend, traced.kind)
+        finish = make_finisher(traced)
+    v = Variant(fn, finish, traced.guards, traced.rules, locs)
+    v.extra = tape
+    return v
+
+
+def _conversions(traced: Traced, n_grads: int) -> dict:
+    """Per gradient leaf, what makes it mirror its argument: a float for a Python
+    float (a lazy library keeps a lazy 0-d array), an array for a 0-d array."""
+    if traced.nested:
+        return {}
+    backend = traced.backend
+    conv: dict = {}
+    if not backend.is_lazy:
+        for i in traced.float_leaves:
+            conv[i] = _float_or_zero(backend.to_float)
+    as_array = backend.as_array
+    if getattr(as_array, "__name__", "") != "_same":
+        floats = set(traced.float_leaves)
+        for i in range(n_grads):
+            if i not in floats:
+                conv[i] = _array_or_zero(as_array)
+    return conv
+
+
+def _float_or_zero(to_float):
+    def f(g):
+        return g if g is ZERO or g is NOTANGENT else to_float(g)
+    return f
+
+
+def _array_or_zero(as_array):
+    def f(g):
+        return g if g is ZERO or g is NOTANGENT else as_array(g)
+    return f
+
+
+def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
+    tree, out_tree, n_value = traced.tree, traced.out_tree, traced.n_value
+    fnode, argsnode = tree.items
+    grad_tree = Seq(tuple, (fnode,) + tuple(argsnode.items))
+    n_grads = len(traced.tape.outputs) - n_value
+    build_grads = compile_builder(grad_tree, "tangent", _conversions(traced, n_grads))
+    build_value = compile_builder(out_tree, "value")
+
+    def grads_of(flat):
+        g = build_grads(flat)
+        return g if g[0] is not NOTANGENT else (ZERO, *g[1:])
+
+    kind = traced.kind
+    if kind == "trace":
+        return lambda out, backend: build_value(out)
+    if kind == "grad":
+        return lambda out, backend: (build_value(out), grads_of(out[n_value:]))
+
+    n_arrays = traced.n_out_arrays
+
+    def finish_vjp(out, backend):
+        value = build_value(out)
+        residuals = out[n_value:]
+        xp = backend.namespace
+
+        def pullback(cotangent):
+            _, cleaves = flatten(cotangent, spec)
+            if len(cleaves) != n_arrays:
+                raise errors.SeedError(f"the cotangent passed to the pullback has {len(cleaves)} arrays; the "
+                                       f"output has {n_arrays}")
+            return grads_of(bwd(xp, backend, *residuals, *cleaves))
+
+        return value, pullback
+
+    return finish_vjp
+
+
+def split_vjp(tape: Tape, seed_vars: list) -> tuple[Tape, Tape]:
+    """Two tapes from one: the forward half returns the value and the residuals
+    the backward half needs; the backward half takes them and the cotangent."""
+    seeds = set(seed_vars)
+    dep = set(seeds)
+    fwd_ops, bwd_ops = [], []
+    for op in tape.ops:
+        if any(v in dep for v in op.uses()):
+            dep.update(op.outs)
+            bwd_ops.append(op)
+        else:
+            fwd_ops.append(op)
+    grads = tape.outputs[tape.n_value:]
+    needed: list[int] = []
+    seen: set = set()
+    for op in bwd_ops:
+        for v in op.uses():
+            if v not in dep and v not in seen:
+                seen.add(v)
+                needed.append(v)
+    for g in grads:
+        if isinstance(g, Var) and g.id not in dep and g.id not in seen:
+            seen.add(g.id)
+            needed.append(g.id)
+    fwd = tape.replace(title=tape.title + " forward", inputs=tuple(v for v in tape.inputs if v not in seeds),
+                       input_names=tuple(n for v, n in zip(tape.inputs, tape.input_names) if v not in seeds),
+                       ops=tuple(fwd_ops), outputs=tape.outputs[:tape.n_value] + tuple(Var(v) for v in needed))
+    bwd = tape.replace(title=tape.title + " backward",
+                       inputs=tuple(needed) + tuple(v for v in tape.inputs if v in seeds),
+                       input_names=tuple(f"%{v}" for v in needed) + tuple(
+                           n for v, n in zip(tape.inputs, tape.input_names) if v in seeds),
+                       ops=tuple(bwd_ops), outputs=tuple(grads), n_value=0)
+    return fwd, bwd
+

@@ -1,0 +1,267 @@
+"""Tracing one call: the user's function runs on Tracers, and (for gradients)
+the reverse sweep is recorded after it.
+
+`trace_call` takes the flattened ``(f, args)`` of a call and returns a
+`Traced`: the tape as recorded (not yet optimized), the structure of the
+result, which leaves get gradients, the concrete outputs of this first call,
+the rules applied and the globals read. `program.py` turns it into a runnable
+variant.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import backends, errors, guards
+from .flatten import Func, Method, Obj, Partial, Static, count_leaves, flatten, leaf_paths, unflatten
+from .gradtape import backward
+from .tape import Tape, Var
+from .tangents import NOTANGENT, ZERO
+from .tracer import Context, Tracer, active_contexts, is_float
+
+__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners"]
+
+
+@dataclass
+class Traced:
+    kind: str                       # "trace", "grad" or "vjp"
+    tape: Tape                      # as recorded
+    tree: Any                       # structure of (f, args)
+    out_tree: Any                   # structure of f's result
+    backend: Any
+    n_value: int                    # value leaves at the front of the tape's outputs
+    n_out_arrays: int               # array leaves of the result (a cotangent has one per array)
+    float_leaves: list = field(default_factory=list)   # argument leaves that are Python floats
+    seed_vars: list = field(default_factory=list)      # vjp: the cotangent inputs
+    outputs: list = field(default_factory=list)        # this call's concrete flat outputs
+    rules: set = field(default_factory=set)
+    guards: Any = None
+    nested: bool = False            # traced inside another trace (inputs were Tracers)
+
+
+def spec(x):
+    if type(x) is Tracer:
+        v = x.val
+        return (Tracer, type(v), tuple(getattr(v, "shape", ())), getattr(v, "dtype", None))
+    return (type(x), x.shape, x.dtype)
+
+
+def out_spec(x):
+    return ("out",)
+
+
+def seed_key(seed):
+    if seed is None:
+        return None, []
+    if isinstance(seed, str):
+        if seed != "ones":
+            raise errors.SeedError(f"seed={seed!r} is not understood: use None (scalar output), "
+                                   f"'ones', or an array shaped like the output")
+        return "ones", []
+    tree, leaves = flatten(seed, spec)
+    return ("array", tree), leaves
+
+
+# --------------------------------------------------------------------------- names
+
+def _fn_object(fnode):
+    t = type(fnode)
+    if t is Func:
+        return fnode.carry.obj
+    if t is Method:
+        return fnode.func
+    if t is Partial:
+        return _fn_object(fnode.func)
+    if t is Obj:
+        return getattr(fnode.cls, "__call__", None)
+    if t is Static:
+        return fnode.carry.obj if fnode.carry is not None else fnode.value
+    return None
+
+
+def _params(fobj) -> list[str]:
+    try:
+        return [p.name for p in inspect.signature(fobj).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def names(tree) -> list[str]:
+    """Human names of every leaf of ``(f, args)``: ``m.W``, ``X``, ``loss.w``."""
+    fnode, argsnode = tree.items
+    fobj = _fn_object(fnode)
+    fname = getattr(fobj, "__name__", None) or "f"
+    params = _params(fobj) if fobj is not None else []
+    if type(fnode) in (Method, Obj) and params:
+        params = params[1:]
+    out = leaf_paths(fnode, fname)
+    for i, node in enumerate(argsnode.items):
+        out += leaf_paths(node, params[i] if i < len(params) else f"arg{i}")
+    return out
+
+
+def title(tree) -> str:
+    fnode, argsnode = tree.items
+    fobj = _fn_object(fnode)
+    name = getattr(fobj, "__qualname__", None) or getattr(type(fobj), "__name__", "f")
+    params = _params(fobj) if fobj is not None else []
+    if type(fnode) in (Method, Obj) and params:
+        params = params[1:]
+    shown = [params[i] if i < len(params) else f"arg{i}" for i in range(len(argsnode.items))]
+    return f"{name}({', '.join(shown)})"
+
+
+def owners(tree) -> list[int]:
+    """For each leaf, its position in the gradient tuple: 0 for f, i + 1 for args[i]."""
+    fnode, argsnode = tree.items
+    out = [0] * count_leaves(fnode)
+    for i, node in enumerate(argsnode.items):
+        out += [i + 1] * count_leaves(node)
+    return out
+
+
+# --------------------------------------------------------------------------- tracing
+
+def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None) -> Traced:
+    nested = any(type(x) is Tracer for x in leaves) or any(type(x) is Tracer for x in sleaves)
+    real = [x.val if type(x) is Tracer else x for x in leaves]
+    sreal = [x.val if type(x) is Tracer else x for x in sleaves]
+    backend = backends.select(real + sreal)
+    backend.check_inputs(real)
+    xp = backend.namespace
+    ctx = Context(xp, backend, title(tree))
+    own = owners(tree)
+    tracers = []
+    for v, n, owner in zip(real, names(tree), own):
+        diff = is_float(v) and (wrt is None or owner in wrt)
+        tracers.append(ctx.input(v, n, diff))
+    # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
+    inputs = [(t.vid, t.val) for t in tracers]
+    f2, args2 = unflatten(tree, iter(tracers).__next__)
+    read = guards.collect(tree)
+    stack = active_contexts()
+    stack.append(ctx)
+    try:
+        out = f2(*args2)
+    finally:
+        stack.pop()
+    _check_output(out, kind)
+    out_tree, out_leaves = flatten(out, out_spec)
+    outputs = [_encode_out(ctx, o) for o in out_leaves]
+    traced = Traced(kind, None, tree, out_tree, backend, len(outputs),
+                    sum(1 for o in out_leaves if hasattr(o, "shape")), guards=read, nested=nested)
+    concrete = [_concrete(o) for o in out_leaves]
+    if kind == "trace":
+        traced.tape = ctx.tape.freeze(outputs, len(outputs))
+        traced.outputs = concrete
+        traced.rules = ctx.rules_used | _recorded(traced.tape)
+        return traced
+    seeds = _seeds(ctx, kind, out_leaves, skey, sreal)
+    ct = backward(ctx, out_leaves, seeds)
+    grads, concrete_grads = [], []
+    for i, (var, val) in enumerate(inputs):
+        if not is_float(val) or (wrt is not None and own[i] not in wrt):
+            grads.append(ctx.tape.const(NOTANGENT, "NoTangent()"))
+            concrete_grads.append(NOTANGENT)
+            continue
+        if isinstance(val, float):
+            traced.float_leaves.append(i)
+        c = ct.get(var)
+        if c is None:
+            grads.append(ctx.tape.const(ZERO, "ZeroTangent()"))
+            concrete_grads.append(ZERO)
+        else:
+            grads.append(Var(c.vid))
+            concrete_grads.append(c.val)
+    traced.tape = ctx.tape.freeze(outputs + grads, len(outputs))
+    traced.seed_vars = [s.vid for s in seeds if type(s) is Tracer] if kind == "vjp" else []
+    traced.outputs = concrete + concrete_grads
+    traced.rules = ctx.rules_used | _recorded(traced.tape)
+    return traced
+
+
+def _recorded(tape: Tape) -> set:
+    return {f for f in tape.functions_used() if _hashable(f)}
+
+
+def _hashable(x) -> bool:
+    try:
+        hash(x)
+        return True
+    except TypeError:
+        return False
+
+
+_NOT_VALUES = (type(None), str, bytes)
+
+
+def _check_output(out, kind):
+    if inspect.isgenerator(out) or inspect.iscoroutine(out) or inspect.isasyncgen(out):
+        if inspect.iscoroutine(out):
+            out.close()
+        raise errors.OutputError(f"the function returned a {type(out).__name__}: yota differentiates what a "
+                                 f"function returns, so it must return its arrays (a generator or coroutine "
+                                 f"would run after the trace). Collect the values and return them.")
+    if kind != "trace" and isinstance(out, _NOT_VALUES):
+        raise errors.OutputError(f"the function returned {out!r}, not an array or a structure of arrays"
+                                 + (" (a missing `return`?)" if out is None else "") + ".")
+
+
+def _concrete(o):
+    return o.val if type(o) is Tracer else o
+
+
+def _encode_out(ctx, o):
+    if type(o) is Tracer:
+        if o.ctx is not ctx:
+            raise errors.ForeignTracerError()
+        return Var(o.vid)
+    if isinstance(o, (bool, int, str)) or o is None:
+        return o
+    return ctx.tape.const(o, repr(o) if isinstance(o, (float, complex)) else None)
+
+
+def _seeds(ctx, kind, out_leaves, skey, sreal):
+    ns = ctx.ns
+    if kind == "vjp":
+        return [ctx.input(ns.ones_like(o).val if type(o) is Tracer else o * 0 + 1, "cotangent")
+                if hasattr(o, "shape") or type(o) is Tracer else None for o in out_leaves]
+    if skey is None:
+        shapes = [tuple(getattr(o, "shape", ())) for o in out_leaves]
+        if len(out_leaves) != 1 or shapes[0] != ():
+            what = (f"an array of shape {shapes[0]}" if len(out_leaves) == 1
+                    else f"a structure of {len(out_leaves)} values")
+            raise errors.SeedError(
+                f"yota.grad: the function returned {what}, but seed=None needs a scalar output (a 0-d "
+                f"array or a Python float). Pass seed='ones' to seed with ones, or seed=<array shaped like "
+                f"the output> for a vector-Jacobian product, or reduce the output to a scalar.")
+        o = out_leaves[0]
+        if isinstance(o, complex) or (type(o) is Tracer and "complex" in str(o.dtype)):
+            raise errors.SeedError(
+                "yota.grad: the function returned a complex scalar, and seed=None is for real outputs (the "
+                "gradient of a complex output depends on the cotangent: JAX asks for holomorphic=True). "
+                "Return a real loss (xp.real(z), xp.abs(z) ** 2), or pass seed=<a complex 0-d array> for "
+                "that vector-Jacobian product.")
+    ctx.tape.section = "backward"
+    if skey == "ones" or skey is None:
+        return [_ones(ns, o) for o in out_leaves]
+    if len(sreal) != len(out_leaves):
+        raise errors.SeedError(f"seed has {len(sreal)} arrays but the output has {len(out_leaves)}")
+    seeds = []
+    for s, o in zip(sreal, out_leaves):
+        if tuple(getattr(s, "shape", ())) != tuple(getattr(o, "shape", ())):
+            raise errors.SeedError(f"seed shape {tuple(getattr(s, 'shape', ()))} does not match the output "
+                                   f"shape {tuple(getattr(o, 'shape', ()))}")
+        seeds.append(ctx.input(s, "seed"))
+    return seeds
+
+
+def _ones(ns, o):
+    if type(o) is not Tracer:
+        return None
+    if hasattr(o.val, "shape"):
+        return ns.ones_like(o)
+    return ns.asarray(1.0)
+
