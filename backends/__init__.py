@@ -16,14 +16,13 @@ from typing import Any, Callable, Sequence
 
 import array_api_compat
 
-from .base import HOOKS, Backend
+import numpy as np
+
+from . import _generic
+from .base import HOOKS, Backend, MixedBackendError
 
 __all__ = ["Backend", "HOOKS", "register", "select", "backend_of", "default", "MixedBackendError",
            "library_name", "reset", "registered", "TRACER_TRAPS"]
-
-
-class MixedBackendError(TypeError):
-    pass
 
 
 class _Entry:
@@ -65,7 +64,6 @@ def library_name(x) -> str:
 
 
 def _generic_module():
-    from . import _generic
     return _generic
 
 
@@ -124,7 +122,6 @@ def select(leaves: Sequence[Any]) -> Backend:
 
 def default() -> Backend:
     """The backend for calls whose only inputs are Python scalars."""
-    import numpy as np
     return backend_of(np.empty(()))
 
 
@@ -134,6 +131,20 @@ def reset() -> None:
     for e in _REGISTRY.values():
         if e.backend is not None:
             e.backend.reset()
+
+
+_SETTINGS_LISTENERS: list = []
+
+
+def on_settings_change(listener) -> None:
+    """``listener()`` runs when a backend switch changes what tapes compile to
+    (yota's cache registers its reset here)."""
+    _SETTINGS_LISTENERS.append(listener)
+
+
+def settings_changed() -> None:
+    for listener in _SETTINGS_LISTENERS:
+        listener()
 
 
 def _load(name):

@@ -38,9 +38,16 @@ from __future__ import annotations
 import types
 from typing import Any, Callable, Sequence
 
+import array_api_compat
+import numpy as np
+
 from . import _generic
 
-__all__ = ["Backend", "HOOKS", "check_one_device"]
+__all__ = ["Backend", "HOOKS", "check_one_device", "MixedBackendError"]
+
+
+class MixedBackendError(TypeError):
+    """Arrays that cannot meet in one tape (two libraries, two devices)."""
 
 HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
          "as_array", "to_numpy", "from_numpy", "reset")
@@ -68,7 +75,6 @@ def check_one_device(leaves: Sequence[Any]) -> None:
             continue
         seen.setdefault(key, d)
         if len(seen) > 1:
-            from . import MixedBackendError
             a, b = list(seen.values())[:2]
             raise MixedBackendError(
                 f"arrays on two devices were passed together: {a} and {b}. Move them to one device first "
@@ -80,7 +86,6 @@ def _same(x):
 
 
 def _to_numpy(x):
-    import numpy as np
     try:
         return np.asarray(x)
     except Exception:  # noqa: BLE001 - libraries without __array__ speak DLPack
@@ -92,7 +97,6 @@ def _no_reset() -> None:
 
 
 def _from_numpy(a, like):
-    import array_api_compat
     xp = array_api_compat.array_namespace(like)
     try:
         return xp.asarray(a, device=_generic.device(like))

@@ -48,12 +48,13 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections import OrderedDict
 
 import array_api_compat.cupy as namespace  # noqa: F401  (this backend's xp)
 import cupy
 import cupyx
 
-from . import _fusion
+from . import _fusion, _generic, settings_changed
 
 __all__ = ["use_fusion", "use_cuda_graphs", "transform", "wrap", "fusion_plan", "device", "to_float",
            "setitem", "scatter_add", "getitem", "is_lazy", "FusedKernel", "GraphCall"]
@@ -112,7 +113,6 @@ def scatter_add(xp, x, key, values):
         else:  # CuPy before add.at
             cupyx.scatter_add(y, k, v)
     except (TypeError, IndexError, ValueError, NotImplementedError):
-        from . import _generic
         return _generic.scatter_add(xp, x, key, values)
     return y
 
@@ -133,8 +133,7 @@ _COPY_OUTPUTS = True
 
 
 def _reset_cache():
-    import yota
-    yota.reset()
+    settings_changed()
 
 
 def use_fusion(flag: bool = True) -> bool:
@@ -162,7 +161,9 @@ def use_cuda_graphs(flag: bool = True, copy_outputs: bool = True) -> bool:
 
 # --------------------------------------------------------------------------- fusion
 
-_KERNELS: dict = {}
+#: compiled kernels kept (LRU beyond this many)
+MAX_KERNELS = 1024
+_KERNELS: "OrderedDict" = OrderedDict()
 _KLOCK = threading.Lock()
 
 
@@ -174,7 +175,15 @@ def _kernel(key, name):
             if k is None:
                 in_params, out_params, body = key
                 k = _KERNELS[key] = cupy.ElementwiseKernel(in_params, out_params, body, name)
+                while len(_KERNELS) > MAX_KERNELS:
+                    _KERNELS.popitem(last=False)
     return k
+
+
+def reset():
+    """Drop the compiled kernels (``yota.reset()``)."""
+    with _KLOCK:
+        _KERNELS.clear()
 
 
 class FusedKernel:

@@ -204,7 +204,7 @@ def _float_dtype_of(ctx, *arrays):
 # ====================================================================== ufuncs
 
 # NumPy ufunc name -> array-API function name (same meaning, same arguments): the op table's aliases.
-_UFUNC_NAMES = {alias: name for name, entry in ops.OPS.items() if isinstance(name, str) for alias in entry.numpy}
+_UFUNC_NAMES = {alias: name for name, entry in ops.OPS.items() if isinstance(name, str) for alias in entry.aliases}
 
 
 def _exp2(ctx, x):

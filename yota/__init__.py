@@ -17,8 +17,8 @@ from .tracer import Tracer as _Tracer, install_trap as _install_trap  # noqa: E4
 
 for _attr, _lib in _TRAPS.items():
     _install_trap(_attr, _lib)
-# NumPy is always installed; importing its namespace now (array-api-compat's
-# clone of numpy takes ~0.1 s) keeps that one-time cost out of the first grad.
+# The default backend is always installed; loading its namespace now (~0.1 s)
+# keeps that one-time cost out of the first grad.
 _default_backend()
 from .api import cache_info, compile, grad, gradtape, reset, trace, vjp  # noqa: E402
 from .errors import YotaError  # noqa: E402

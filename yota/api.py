@@ -12,9 +12,9 @@ import inspect
 from typing import Any, Callable
 
 from . import backends, cache, codegen, errors, passes
-from .flatten import Seq, flatten
+from .flatten import _KIND, _LEAF, Leaf, flatten_call
 from .program import make_finisher, make_variant
-from .tape import Tape
+from .tape import Tape, dtype_name
 from .tracer import Tracer
 from .tracing import names, seed_key, spec, trace_call
 
@@ -26,6 +26,9 @@ def reset() -> None:
     cache.reset()
     backends.reset()
     codegen.forget_sources()
+
+
+backends.on_settings_change(reset)
 
 
 def cache_info() -> dict:
@@ -114,7 +117,7 @@ def _call(kind, f, args, seed, wrt=None):
                 out = cache.run(entry, fast[1], entry.backend)
                 if out is not cache.MISS:
                     return out
-    tree, leaves = flatten((f, args), spec)
+    tree, leaves = flatten_call(f, args, spec)
     skey, sleaves = seed_key(seed)
     key = (kind, tree, skey, wrt)
     entry = cache.lookup(key)
@@ -174,7 +177,6 @@ _ARRAY_TYPE_CACHE: dict = {}
 def _is_array_type(t) -> bool:
     r = _ARRAY_TYPE_CACHE.get(t)
     if r is None:
-        from .flatten import _KIND, _LEAF
         r = _ARRAY_TYPE_CACHE[t] = _KIND.get(t) is _LEAF
         if not r:
             del _ARRAY_TYPE_CACHE[t]  # not seen by flatten yet: ask again later
@@ -189,7 +191,7 @@ _NOT_OBJECTS = frozenset({_FunctionType, type(_backend.__call__), type(inspect),
 def trace(f: Callable, *args: Any) -> tuple[Any, Tape]:
     """``(value, tape)``: the forward tape only."""
     _check_callable(f)
-    tree, leaves = flatten((f, args), spec)
+    tree, leaves = flatten_call(f, args, spec)
     traced = trace_call("trace", tree, leaves, None, [])
     tape = traced.tape.replace(meta={"traced": traced})
     return make_finisher(traced)(traced.outputs, traced.backend), tape
@@ -198,7 +200,7 @@ def trace(f: Callable, *args: Any) -> tuple[Any, Tape]:
 def gradtape(f: Callable, *args: Any, seed: Any = None, wrt: int | tuple[int, ...] | None = None) -> Tape:
     """The tape with its derivative operations (optimized, not compiled); ``print`` it to debug."""
     _check_callable(f)
-    tree, leaves = flatten((f, args), spec)
+    tree, leaves = flatten_call(f, args, spec)
     skey, sleaves = seed_key(seed)
     traced = trace_call("grad", tree, leaves, skey, sleaves, check_wrt(wrt, len(args)))
     return passes.optimize(traced.tape).replace(meta={"traced": traced})
@@ -217,7 +219,7 @@ def compile(tape: Tape) -> Callable:  # noqa: A001 - the public name is fixed by
     plain = passes.lower(optimized, None, traced.kind)
 
     def compiled(f, *args, seed=None):
-        tree, leaves = flatten((f, args), spec)
+        tree, leaves = flatten_call(f, args, spec)
         if _shape_free(tree) != _shape_free(traced.tree):
             raise errors.StaleTapeError("this compiled tape was traced for another function or argument "
                                         "structure than the one passed now; trace this function with "
@@ -251,8 +253,6 @@ def compile(tape: Tape) -> Callable:  # noqa: A001 - the public name is fixed by
 def _shape_free(tree):
     """The structure with each leaf's library left out (a tape traced on one
     library runs on another), its shape and dtype kept (the tape fixes them)."""
-    from .flatten import Leaf
-    from .tape import dtype_name
     if type(tree) is Leaf:
         return ("leaf", tuple(tree.spec[-2]), dtype_name(tree.spec[-1]))
     if isinstance(tree, tuple):

@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 from .tangents import NOTANGENT, ZERO, Tangent, ZeroTangent, is_array
 
-__all__ = ["flatten", "unflatten", "leaf_paths", "compile_builder", "Leaf", "FloatLeaf", "Static", "Seq",
+__all__ = ["flatten", "flatten_call", "unflatten", "leaf_paths", "compile_builder", "Leaf", "FloatLeaf", "Static", "Seq",
            "Mapping", "NamedTup", "Obj", "Func", "Method", "Partial", "FLOAT", "walk_codes"]
 
 
@@ -237,6 +237,14 @@ def flatten(x, spec: Callable[[Any], tuple]) -> tuple[Any, list]:
     """Return ``(structure, leaves)``. ``spec(array)`` gives each array's key part."""
     fl = _Flattener(spec)
     return fl(x), fl.leaves
+
+
+def flatten_call(f, args: tuple, spec: Callable[[Any], tuple]) -> tuple[Seq, list]:
+    """``flatten((f, args))`` with the two outer levels always kept as nodes
+    (``Seq((f node, Seq(arg nodes)))``), also when no argument holds an array."""
+    fl = _Flattener(spec)
+    fnode = fl(f)
+    return Seq(tuple, (fnode, Seq(tuple, tuple(map(fl, args))))), fl.leaves
 
 
 def unflatten(node, leaves: Callable[[], Any]):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import types
 from typing import Any, Callable
 
+import array_api_compat
+
 __all__ = ["Tangent", "ZeroTangent", "NoTangent", "update_", "ZERO", "NOTANGENT", "is_array"]
 
 
@@ -206,7 +208,6 @@ def is_array(x) -> bool:
     t = type(x)
     r = _ARRAY_TYPES.get(t)
     if r is None:
-        import array_api_compat
         r = _ARRAY_TYPES[t] = bool(hasattr(x, "__array_namespace__") or (
             array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, complex, bool))))
     return r

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import api, backends
-from .flatten import FloatLeaf, Leaf, children, flatten, unflatten
+from .flatten import (FloatLeaf, Func, Leaf, Mapping, Method, NamedTup, Obj, Partial, Seq, children, flatten,
+                      flatten_call, unflatten)
 from .tangents import Tangent, ZeroTangent
 from .tape import dtype_name
 
@@ -41,7 +42,6 @@ def _leaf_grads(node, g, out: list) -> None:
 
 def _child_grads(node, g) -> list:
     """The gradients of a node's children, in the order of `children`."""
-    from .flatten import Func, Mapping, Method, NamedTup, Obj, Partial, Seq
     t = type(node)
     if t is Method:
         return [g]
@@ -107,7 +107,7 @@ def check_grad(f: Callable, *args: Any, seed: Any = None, rtol: float = 1e-5, at
     rs = np.random.default_rng(rng)
     _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, first=True)
     if twice:
-        tree, leaves = flatten((f, args), lambda x: ())
+        tree, leaves = flatten_call(f, args, lambda x: ())
         moved = []
         for x in leaves:
             if _is_float_leaf(x):
@@ -118,9 +118,7 @@ def check_grad(f: Callable, *args: Any, seed: Any = None, rtol: float = 1e-5, at
                 new = (xn + step).astype(xn.dtype) if not isinstance(x, float) else float(xn + step)
                 moved.append(_like(x, new) if not isinstance(x, float) else new)
                 if not isinstance(x, float) and _dtype_name(moved[-1]) != _dtype_name(x):
-                    from array_api_compat import array_namespace
-                    xp = array_namespace(x)
-                    moved[-1] = xp.astype(moved[-1], x.dtype)
+                    moved[-1] = backends.backend_of(x).namespace.astype(moved[-1], x.dtype)
             else:
                 moved.append(x)
         f2, args2 = unflatten(tree, iter(moved).__next__)
@@ -132,7 +130,7 @@ def check_grad(f: Callable, *args: Any, seed: Any = None, rtol: float = 1e-5, at
 
 
 def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, first):
-    tree, leaves = flatten((f, args), lambda x: ())
+    tree, leaves = flatten_call(f, args, lambda x: ())
     value = f(*args)
     out_tree, outs = flatten(value, lambda x: ())
     scalar = len(outs) == 1 and to_numpy(outs[0]).shape == () and not np.iscomplexobj(to_numpy(outs[0]))

@@ -389,6 +389,9 @@ class Tracer:
         return self.ctx.guard(self, "complex", complex(self.val))
 
     def __array__(self, dtype=None, copy=None):
+        if self.diff and not self.shape:
+            raise errors.ConcretizationError("converting a differentiable traced value to a host number "
+                                             "(np.float64(x), np.asarray(x))", _FLOAT_WHY)
         raise errors.UntraceableError("converting a traced array to a host array (np.asarray / np.array)",
                                       "yota records array-API calls; a host copy would cut the value off "
                                       "the tape. Call the function through xp = array_namespace(x) instead, "
@@ -535,9 +538,12 @@ class TracingNamespace:
         else:
             if not hasattr(concrete, name):
                 raise errors.UnknownFunctionError(full, getattr(concrete, "__name__", "?"))
-
-            def value(*args, **kwargs):
-                return ctx.call(full, args, kwargs)
+            if entry is not None and entry.elementwise:
+                def value(*args, **kwargs):
+                    return ctx.call(full, _with_an_array(ctx, args), kwargs)
+            else:
+                def value(*args, **kwargs):
+                    return ctx.call(full, args, kwargs)
 
             value.__name__ = full
         self.__dict__[name] = value
@@ -581,6 +587,26 @@ class TracingExt:
 
 def _concrete(a):
     return a.val if isinstance(a, Tracer) else a
+
+
+def _is_arrayish(a) -> bool:
+    v = a.val if type(a) is Tracer else a
+    return hasattr(v, "shape") and hasattr(v, "dtype")
+
+
+def _with_an_array(ctx, args):
+    """``xp.add(1.5, s)`` with only Python numbers (traced or not) would be
+    written ``1.5 + s`` (a Python float, which the library's next function may
+    refuse); the library's own function returns one of its scalars/arrays.
+    Making the first operand an array keeps the library's semantics."""
+    if not args or any(_is_arrayish(a) for a in args):
+        return args
+    first = next((i for i, a in enumerate(args) if isinstance(a, (Tracer, int, float, complex))), None)
+    if first is None:
+        return args
+    a = args[first]
+    arr = ctx.call("asarray", (a,), {})
+    return args[:first] + (arr,) + args[first + 1:]
 
 
 def install_trap(attr: str, library: str) -> None:

@@ -15,6 +15,8 @@ import inspect
 import warnings
 from typing import Any, Callable
 
+from ..errors import RegistrationError
+
 __all__ = ["OpDef", "Rule", "OPS", "get", "lookup", "rrule", "nondiff", "batching", "define_primitive",
            "on_change", "registry_version", "standard_names", "NONE_DEFAULTS"]
 
@@ -68,11 +70,11 @@ class Rule:
 class OpDef:
     """What yota knows about one operation."""
 
-    __slots__ = ("name", "family", "diff", "infix", "prefix", "elementwise", "ufunc", "numpy", "moves_data",
+    __slots__ = ("name", "family", "diff", "infix", "prefix", "elementwise", "ufunc", "aliases", "moves_data",
                  "identity_if", "data_dependent", "pure", "alias", "rule", "batch", "label")
 
     def __init__(self, name, family, diff=DIFF, *, infix=None, prefix=None, elementwise=False, ufunc=None,
-                 numpy=(), moves_data=False, identity_if=None, data_dependent=None, pure=True, alias=False):
+                 aliases=(), moves_data=False, identity_if=None, data_dependent=None, pure=True, alias=False):
         self.name = name
         self.family = family
         self.diff = diff                  # DIFF (needs a rule), NONDIFF (recorded, no derivative), QUERY
@@ -80,7 +82,7 @@ class OpDef:
         self.prefix = prefix              # "-": written ``-a``
         self.elementwise = elementwise    # one output element per (broadcast) input element: fusible
         self.ufunc = ufunc                # the NumPy/CuPy ufunc of the same meaning (``out=`` reuse)
-        self.numpy = numpy                # NumPy ufunc names that mean this op (the NumPy front end)
+        self.aliases = aliases            # the ufunc names of NumPy-style code that mean this op (front end)
         self.moves_data = moves_data      # only moves or copies values: an array filled with c stays so
         self.identity_if = identity_if    # (x, rest, kwargs) -> True when the call returns x unchanged
         self.data_dependent = data_dependent  # (args) -> True when the result's size depends on values
@@ -166,7 +168,6 @@ def _target_entry(target, what) -> OpDef:
     entry = OPS.get(target) if _hashable(target) else None
     if entry is not None:
         return entry
-    from ..errors import RegistrationError
     if isinstance(target, str):
         close = [n for n in OPS if isinstance(n, str) and _near(n, target)]
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -249,11 +250,11 @@ def _def(name, family, diff=DIFF, **kw) -> None:
     OPS[name] = OpDef(name, family, diff, **kw)
 
 
-def _ew(name, diff=DIFF, *, numpy=None, ufunc=None, infix=None, prefix=None):
-    """An elementwise function; ``numpy`` lists NumPy's names, the first being its ufunc."""
-    numpy = (name,) if numpy is None else numpy
-    _def(name, "elementwise", diff, elementwise=True, numpy=numpy,
-         ufunc=ufunc if ufunc is not None else (numpy[0] if numpy else None), infix=infix, prefix=prefix)
+def _ew(name, diff=DIFF, *, aliases=None, ufunc=None, infix=None, prefix=None):
+    """An elementwise function; ``aliases`` lists NumPy-style names, the first being its ufunc."""
+    aliases = (name,) if aliases is None else aliases
+    _def(name, "elementwise", diff, elementwise=True, aliases=aliases,
+         ufunc=ufunc if ufunc is not None else (aliases[0] if aliases else None), infix=infix, prefix=prefix)
 
 
 # Creation
@@ -269,35 +270,35 @@ for _n in ("can_cast", "finfo", "iinfo", "isdtype", "result_type"):
     _def(_n, "data type", QUERY)
 
 # Elementwise: arithmetic
-_ew("add", numpy=("add",), infix="+")
-_ew("subtract", numpy=("subtract",), infix="-")
-_ew("multiply", numpy=("multiply",), infix="*")
-_ew("divide", numpy=("divide", "true_divide"), infix="/")
-_ew("floor_divide", numpy=("floor_divide",), infix="//")
-_ew("remainder", numpy=("remainder", "mod"), infix="%")
-_ew("pow", numpy=("power", "pow"), infix="**")
-_ew("negative", numpy=("negative",), prefix="-")
-_ew("positive", numpy=("positive",), prefix="+")
-_ew("abs", numpy=("absolute", "abs", "fabs"))
+_ew("add", aliases=("add",), infix="+")
+_ew("subtract", aliases=("subtract",), infix="-")
+_ew("multiply", aliases=("multiply",), infix="*")
+_ew("divide", aliases=("divide", "true_divide"), infix="/")
+_ew("floor_divide", aliases=("floor_divide",), infix="//")
+_ew("remainder", aliases=("remainder", "mod"), infix="%")
+_ew("pow", aliases=("power", "pow"), infix="**")
+_ew("negative", aliases=("negative",), prefix="-")
+_ew("positive", aliases=("positive",), prefix="+")
+_ew("abs", aliases=("absolute", "abs", "fabs"))
 _ew("reciprocal")
 _ew("square")
 _ew("sqrt")
 _ew("sign")
-_ew("conj", numpy=("conjugate", "conj"))
-_ew("real", numpy=(), ufunc=None)
-_ew("imag", numpy=(), ufunc=None)
+_ew("conj", aliases=("conjugate", "conj"))
+_ew("real", aliases=(), ufunc=None)
+_ew("imag", aliases=(), ufunc=None)
 # transcendental
 for _n in ("exp", "expm1", "log", "log1p", "log2", "log10", "logaddexp", "sin", "cos", "tan", "sinh", "cosh",
            "tanh", "hypot"):
     _ew(_n)
 for _n, _np_name in (("asin", "arcsin"), ("acos", "arccos"), ("atan", "arctan"), ("atan2", "arctan2"),
                      ("asinh", "arcsinh"), ("acosh", "arccosh"), ("atanh", "arctanh")):
-    _ew(_n, numpy=(_np_name, _n))
+    _ew(_n, aliases=(_np_name, _n))
 # selection and rounding
 for _n in ("maximum", "minimum", "copysign", "nextafter", "floor", "ceil", "trunc"):
     _ew(_n)
-_ew("round", numpy=("rint",))
-_ew("clip", numpy=(), ufunc=None)
+_ew("round", aliases=("rint",))
+_ew("clip", aliases=(), ufunc=None)
 _ew("signbit", NONDIFF)
 # comparisons, logic, bits: no derivative
 for _n, _sym in (("less", "<"), ("less_equal", "<="), ("greater", ">"), ("greater_equal", ">="), ("equal", "=="),
@@ -308,16 +309,16 @@ for _n in ("isfinite", "isinf", "isnan", "logical_and", "logical_or", "logical_x
 _ew("bitwise_and", NONDIFF, infix="&")
 _ew("bitwise_or", NONDIFF, infix="|")
 _ew("bitwise_xor", NONDIFF, infix="^")
-_ew("bitwise_invert", NONDIFF, numpy=("invert", "bitwise_not", "bitwise_invert"), prefix="~")
-_ew("bitwise_left_shift", NONDIFF, numpy=("left_shift", "bitwise_left_shift"), infix="<<")
-_ew("bitwise_right_shift", NONDIFF, numpy=("right_shift", "bitwise_right_shift"), infix=">>")
+_ew("bitwise_invert", NONDIFF, aliases=("invert", "bitwise_not", "bitwise_invert"), prefix="~")
+_ew("bitwise_left_shift", NONDIFF, aliases=("left_shift", "bitwise_left_shift"), infix="<<")
+_ew("bitwise_right_shift", NONDIFF, aliases=("right_shift", "bitwise_right_shift"), infix=">>")
 
 # Indexing
 _def("take", "indexing")
 _def("take_along_axis", "indexing")
 
 # Linear algebra
-_def("matmul", "linear algebra", infix="@", numpy=("matmul",))
+_def("matmul", "linear algebra", infix="@", aliases=("matmul",))
 _def("matrix_transpose", "linear algebra", moves_data=True)
 _def("tensordot", "linear algebra")
 _def("vecdot", "linear algebra")

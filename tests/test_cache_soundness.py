@@ -1,0 +1,372 @@
+"""A cached tape is served only when everything the traced code read is unchanged.
+
+Grouped by mechanism: what is in the key (function objects, partials, wrappers,
+closures), what is guarded (globals, module and class attributes, small global
+containers, closure cells of global functions), what invalidates (rules), what is
+never merged (impure primitives), and how variants are kept (LRU, warnings). Each
+test changes one thing between calls and checks the gradient against the value
+computed from scratch.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+from array_api_compat import array_namespace
+
+import yota
+from yota import cache
+
+import _guarded_lib as lib
+from _helpers import namespace_of
+
+
+def fresh(f, *args, **kw):
+    """The result of a call traced from scratch (no cache)."""
+    saved = dict(cache._CACHE), dict(cache._FAST)
+    cache._CACHE.clear()
+    cache._FAST.clear()
+    try:
+        return yota.grad(f, *args, **kw)
+    finally:
+        cache._CACHE.clear()
+        cache._CACHE.update(saved[0])
+        cache._FAST.clear()
+        cache._FAST.update(saved[1])
+
+
+def same(a, b):
+    va, ga = a
+    vb, gb = b
+    np.testing.assert_allclose(np.asarray(yota.testing.to_numpy(va)), np.asarray(yota.testing.to_numpy(vb)))
+    for x, y in zip(ga, gb):
+        if isinstance(x, yota.ZeroTangent) or isinstance(y, yota.ZeroTangent):
+            assert type(x) is type(y)
+            continue
+        if isinstance(x, yota.Tangent):
+            for k in x.fields:
+                same((0.0, (x.fields[k],)), (0.0, (y.fields[k],)))
+            continue
+        if isinstance(x, (tuple, list)):
+            same((0.0, tuple(x)), (0.0, tuple(y)))
+            continue
+        if isinstance(x, dict):
+            assert x.keys() == y.keys()
+            same((0.0, tuple(x.values())), (0.0, tuple(y.values())))
+            continue
+        np.testing.assert_allclose(yota.testing.to_numpy(x), yota.testing.to_numpy(y))
+
+
+# --------------------------------------------------------------------------- the key: functions and wrappers
+
+def _sq(x, lam=1.0, w=None):
+    xp = namespace_of(x)
+    y = x if w is None else x * w
+    return lam * xp.sum(y * y)
+
+
+def test_partial_keywords_and_arrays_take_part(backend):
+    x = backend.asarray([0.5, -1.0, 2.0])
+    for lam in (1.0, 10.0, 3):
+        same(yota.grad(functools.partial(_sq, lam=lam), x), fresh(functools.partial(_sq, lam=lam), x))
+    w1, w2 = backend.asarray([1.0, 2.0, 3.0]), backend.asarray([2.0, 4.0, 6.0])
+    for w in (w1, w2, w1):
+        got = yota.grad(functools.partial(_sq, w=w), x)
+        same(got, fresh(functools.partial(_sq, w=w), x))
+    # the array bound in the partial gets its gradient too
+    g = yota.grad(functools.partial(_sq, w=w1), x)[1][0]
+    np.testing.assert_allclose(yota.testing.to_numpy(g.keywords["w"]),
+                               2 * yota.testing.to_numpy(w1) * yota.testing.to_numpy(x) ** 2)
+
+
+def test_nested_partials_and_positional_arguments(rng):
+    x = rng.standard_normal(3)
+    inner = functools.partial(_sq, lam=2.0)
+    for w in (np.ones(3), np.full(3, 2.0)):
+        f = functools.partial(inner, w=w)
+        same(yota.grad(f, x), fresh(f, x))
+    for lam in (1.5, 4.5):
+        f = functools.partial(lambda lam, x: _sq(x, lam), lam)
+        same(yota.grad(f, x), fresh(f, x))
+
+
+def test_decorators_bound_methods_and_callable_objects(rng):
+    x = rng.standard_normal(3)
+
+    def scaled(k):
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(x):
+                return fn(x) * k
+            return wrapper
+        return deco
+
+    for k in (2.0, 3.0, 2):
+        f = scaled(k)(lambda x: _sq(x))
+        same(yota.grad(f, x), fresh(f, x))
+
+    class M:
+        def __init__(self, lam):
+            self.lam = lam
+
+        def loss(self, x):
+            return _sq(x, self.lam)
+
+        __call__ = loss
+
+    for lam in (1.0, 5.0, 2):
+        same(yota.grad(M(lam).loss, x), fresh(M(lam).loss, x))
+        same(yota.grad(M(lam), x), fresh(M(lam), x))
+
+
+# --------------------------------------------------------------------------- guards: what the code resolved by name
+
+SCALE = 2.0
+FLAG = True
+ARR = np.ones(3)
+SIZES = [1.0, 2.0]
+
+
+def _uses_globals(x):
+    xp = namespace_of(x)
+    y = xp.sum(xp.sin(x)) if FLAG else xp.sum(xp.cos(x))
+    return y * SCALE + xp.sum(x * ARR) + sum(SIZES) * xp.sum(x)
+
+
+def test_module_globals_are_guarded(backend, monkeypatch):
+    x = backend.asarray([0.5, -1.0, 2.0])
+    x2 = backend.asarray([0.1, 0.2, 0.3])
+    monkeypatch.setitem(globals(), "ARR", backend.asarray(np.ones(3)))
+    for name, value in (("SCALE", 5.0), ("SCALE", 5), ("FLAG", False), ("ARR", backend.asarray(np.full(3, 3.0))),
+                        ("SCALE", -0.0)):
+        same(yota.grad(_uses_globals, x), fresh(_uses_globals, x))
+        monkeypatch.setitem(globals(), name, value)
+        same(yota.grad(_uses_globals, x2), fresh(_uses_globals, x2))
+        same(yota.grad(_uses_globals, x), fresh(_uses_globals, x))
+    SIZES.append(4.0)  # a small global list: its contents are guarded
+    try:
+        same(yota.grad(_uses_globals, x), fresh(_uses_globals, x))
+    finally:
+        SIZES.pop()
+
+
+def test_rebinding_to_an_equal_value_keeps_the_cache(rng, monkeypatch):
+    x = rng.standard_normal(3)
+    yota.grad(_uses_globals, x)
+    monkeypatch.setitem(globals(), "SCALE", float("2.0"))  # a new object, the same value
+    before = yota.cache_info()["traces"]
+    yota.grad(_uses_globals, x)
+    assert yota.cache_info()["traces"] == before
+
+
+def test_module_attributes_and_helpers_are_guarded(rng, monkeypatch):
+    x = rng.standard_normal(3)
+
+    def loss(x):
+        return array_namespace(x).sum(lib.softplus(x))
+
+    same(yota.grad(loss, x), fresh(loss, x))
+    monkeypatch.setattr(lib, "BETA", 3.0)  # read inside the helper's own module
+    same(yota.grad(loss, x), fresh(loss, x))
+    monkeypatch.setattr(lib, "softplus", lib.double)  # the helper itself rebound
+    same(yota.grad(loss, x), fresh(loss, x))
+
+
+def test_class_attributes_read_through_self(rng, monkeypatch):
+    x = rng.standard_normal(3)
+
+    class Base:
+        scale = 2.0
+
+        def act(self, x):
+            return array_namespace(x).tanh(x)
+
+    class Model(Base):
+        def __init__(self, w):
+            self.w = w
+
+        def __call__(self, x):
+            return array_namespace(x).sum(self.act(self.w * x)) * self.scale
+
+    m = Model(np.ones(3))
+    same(yota.grad(m, x), fresh(m, x))
+    Base.scale = 5.0
+    same(yota.grad(m, x), fresh(m, x))
+    Model.scale = 7.0  # a subclass now shadows it
+    same(yota.grad(m, x), fresh(m, x))
+    Model.act = lambda self, x: array_namespace(x).sin(x)  # a method replaced
+    same(yota.grad(m, x), fresh(m, x))
+
+
+def test_lambdas_made_in_a_loop_over_a_global(rng):
+    x = rng.standard_normal(3)
+    fs = [lambda x: _sq(x, K) for K in range(1)]  # noqa: F821 - K is this module's global below
+    globals()["K"] = 2.0
+    try:
+        same(yota.grad(fs[0], x), fresh(fs[0], x))
+        globals()["K"] = 5.0
+        same(yota.grad(fs[0], x), fresh(fs[0], x))
+    finally:
+        del globals()["K"]
+
+
+def test_closure_cells_of_called_global_functions(rng):
+    x = rng.standard_normal(3)
+
+    def make(k):
+        return lambda x: x * k
+
+    globals()["_act"] = make(2.0)
+
+    def loss(x):
+        return array_namespace(x).sum(_act(x))  # noqa: F821
+
+    try:
+        same(yota.grad(loss, x), fresh(loss, x))
+        globals()["_act"] = make(3.0)
+        same(yota.grad(loss, x), fresh(loss, x))
+    finally:
+        del globals()["_act"]
+
+
+# --------------------------------------------------------------------------- rules, primitives
+
+def test_a_new_rule_drops_tapes_that_applied_the_old_one(rng):
+    x = rng.standard_normal(3)
+
+    @yota.primitive
+    def cube(x):
+        return x ** 3
+
+    @yota.rrule(cube)
+    def _(xp, x):
+        return x * x * x, lambda g: (3 * g * x * x,)  # the forward does not call cube
+
+    f = lambda x: array_namespace(x).sum(cube(x))  # noqa: E731
+    np.testing.assert_allclose(yota.grad(f, x)[1][1], 3 * x * x)
+
+    @yota.rrule(cube, override=True)
+    def _(xp, x):
+        return x * x * x, lambda g: (g * 0.0,)
+
+    np.testing.assert_allclose(yota.grad(f, x)[1][1], 0.0)
+
+
+def test_replacing_a_standard_rule_drops_tapes_whose_forward_records_other_ops(rng):
+    x = rng.standard_normal((2, 2))
+    entry = yota.ops.get("full_like")
+    saved = entry.rule
+
+    def f(x):
+        xp = array_namespace(x)
+        return xp.sum(xp.full_like(x, xp.sum(x)) * x)  # full_like's rule records zeros_like + astype
+
+    try:
+        first = yota.grad(f, x)
+
+        @yota.rrule("full_like", override=True)
+        def _(xp, x, /, fill_value, *, dtype=None, device=None):
+            y = xp.zeros_like(x) + fill_value
+            return y, lambda g: (None, lambda: xp.sum(g) * 0.0)
+
+        assert not np.allclose(yota.grad(f, x)[1][1], first[1][1])
+    finally:
+        entry.rule = saved
+        yota.reset()
+
+
+def test_replacing_a_rule_warns_unless_overridden():
+    @yota.primitive
+    def p(x):
+        return x
+
+    yota.rrule(p)(lambda xp, x: (p(x), lambda g: (g,)))
+    with pytest.warns(UserWarning, match="override=True"):
+        yota.rrule(p)(lambda xp, x: (p(x), lambda g: (g,)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yota.rrule(p, override=True)(lambda xp, x: (p(x), lambda g: (g,)))
+
+
+def test_impure_primitives_are_never_merged(rng):
+    draws = np.random.default_rng(0)
+
+    @yota.primitive
+    def noise(x):
+        return x + draws.standard_normal(x.shape)
+
+    @yota.rrule(noise)
+    def _(xp, x):
+        return noise(x), lambda g: (g,)
+
+    f = lambda x: array_namespace(x).sum(noise(x) - noise(x))  # noqa: E731
+    x = rng.standard_normal(4)
+    assert yota.grad(f, x)[0] != 0.0 and yota.grad(f, x)[0] != 0.0  # traced, then cached
+
+    @yota.primitive(pure=True)
+    def twice(x):
+        return x * 2
+
+    @yota.rrule(twice)
+    def _(xp, x):
+        return twice(x), lambda g: (g * 2,)
+
+    tape = yota.gradtape(lambda x: array_namespace(x).sum(twice(x) - twice(x)), x)
+    assert str(tape).count("twice(") == 1
+
+
+# --------------------------------------------------------------------------- variants
+
+def test_variants_are_least_recently_used(rng):
+    def f(x, n):
+        xp = array_namespace(x)
+        y = x
+        for _ in range(int(n[0])):  # a guard per value of n
+            y = xp.sin(y)
+        return xp.sum(y)
+
+    x = rng.standard_normal(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k in range(cache.MAX_VARIANTS + 4):
+            yota.grad(f, x, np.array([k % (cache.MAX_VARIANTS - 1)]))
+            yota.grad(f, x, np.array([0]))  # the first variant, kept in use
+    before = yota.cache_info()["traces"]
+    yota.grad(f, x, np.array([0]))
+    assert yota.cache_info()["traces"] == before
+
+
+def test_a_function_that_keeps_retracing_warns_once_naming_the_line(rng):
+    def f(x, n):
+        if int(n[0]) == 1000:  # a different value every call
+            return array_namespace(x).sum(x)
+        return array_namespace(x).sum(x * x)
+
+    x = rng.standard_normal(3)
+    with pytest.warns(RuntimeWarning, match=r"traced 8 times.*test_cache_soundness.py:\d+") as record:
+        for k in range(12):
+            yota.grad(f, x, np.array([k]))
+    assert len([w for w in record if "traced" in str(w.message)]) == 1
+
+
+def test_compiled_tape_refuses_another_function(rng):
+    x = rng.standard_normal(3)
+    c = yota.compile(yota.gradtape(_sq, x))
+    np.testing.assert_allclose(c(_sq, x * 2)[1][1], 4 * x)
+    with pytest.raises(yota.YotaError, match="another function"):
+        c(lambda x: _sq(x) * 2, x)
+    with pytest.raises(yota.YotaError, match="another function"):
+        c(_sq, np.ones(4))
+
+
+def test_reset_empties_generated_sources(rng):
+    import linecache
+
+    from yota import codegen
+    yota.grad(_sq, rng.standard_normal(3))
+    assert any(k.startswith("<yota") for k in linecache.cache)
+    yota.reset()
+    assert not any(k.startswith("<yota") for k in linecache.cache)
+    assert len(codegen._SOURCES) <= codegen.MAX_SOURCES

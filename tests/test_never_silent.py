@@ -1,0 +1,326 @@
+"""Where yota cannot give the right result it raises, naming the user's line.
+
+Grouped by mechanism: Python numbers made from traced values, what a call may
+take and return, rule authors' mistakes, structures, gradient arithmetic, and
+literals that must survive code generation exactly.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from array_api_compat import array_namespace
+
+import yota
+from _helpers import namespace_of
+from yota.testing import check_grad, to_numpy
+
+HERE = "test_never_silent.py:"
+
+
+# --------------------------------------------------------------------------- Python numbers
+
+@pytest.mark.parametrize("convert", [
+    lambda s: math.exp(s) * s,
+    lambda s: np.float64(s) * s,
+    lambda s: float(s),
+    lambda s: complex(s) * s,
+    lambda s: math.log(s * s + 1.0),
+], ids=["math.exp", "np.float64", "float", "complex", "math.log"])
+def test_python_numbers_of_differentiable_values_raise(backend, convert):
+    x = backend.asarray([0.5, -1.0, 2.0])
+
+    def f(x):
+        xp = namespace_of(x)
+        return convert(xp.sum(x))
+
+    with pytest.raises(TypeError, match="stop_gradient") as e:
+        yota.grad(f, x)
+    assert HERE in str(e.value)
+
+
+def test_control_flow_and_integer_conversions_stay_legal(backend):
+    def f(x, n):
+        xp = namespace_of(x)
+        loss = xp.sum(x * x)
+        while loss > 1.0:  # a comparison: a guard
+            loss = loss / 2
+        k = int(xp.argmax(x))  # an integer array: a guard
+        return loss + x[k] * n[int(n.shape[0]) - 1]
+
+    n = backend.asarray(np.array([1.0, 2.0]))
+    check_grad(f, backend.asarray([0.5, -1.0, 2.0]), n)
+
+
+def test_stop_gradient_for_logging(backend):
+    def f(x):
+        xp = namespace_of(x)
+        loss = xp.sum(x * x)
+        frozen = yota.stop_gradient(loss)
+        return loss + frozen  # the frozen copy carries no gradient
+
+    x = backend.asarray([0.5, -1.0, 2.0])
+    for scale in (1.0, 2.0):
+        g = yota.grad(f, x * scale)[1][1]
+        np.testing.assert_allclose(to_numpy(g), 2 * to_numpy(x) * scale)
+
+
+# --------------------------------------------------------------------------- what a call takes and returns
+
+def test_a_complex_output_needs_a_seed(rng):
+    z = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    with pytest.raises(ValueError, match="complex") as e:
+        yota.grad(lambda z: array_namespace(z).sum(z * z), z)
+    assert HERE in str(e.value)
+    val, g = yota.grad(lambda z: array_namespace(z).sum(z * z), z, seed=np.asarray(1.0 + 0j))
+    np.testing.assert_allclose(g[1], 2 * z)  # JAX's grad(holomorphic=True): f'(z)
+
+
+@pytest.mark.parametrize("wrt", [5, -1, "a", (1, 7), (), 1.0, True])
+def test_wrt_out_of_range_or_of_the_wrong_type(rng, wrt):
+    with pytest.raises(ValueError, match="wrt") as e:
+        yota.grad(lambda x: array_namespace(x).sum(x), rng.random(3), wrt=wrt)
+    assert HERE in str(e.value)
+
+
+def test_calls_without_arrays():
+    w = np.array([1.0, 2.0])
+    assert yota.grad(lambda: 1.0) == (1.0, (yota.ZeroTangent(),))
+    assert yota.grad(lambda a: a * 2.0, 3) == (6.0, (yota.ZeroTangent(), yota.NoTangent()))
+    val, g = yota.grad(lambda: array_namespace(w).sum(w * w))  # a closure only
+    np.testing.assert_allclose(g[0].w, 2 * w)
+
+
+@pytest.mark.parametrize("result", [None, "text", b"bytes"], ids=["None", "str", "bytes"])
+def test_functions_returning_non_values(rng, result):
+    with pytest.raises(TypeError, match="returned") as e:
+        yota.grad(lambda x: result, rng.random(2))
+    assert HERE in str(e.value)
+
+
+def test_generators_and_coroutines_are_refused(rng):
+    async def coro(x):
+        return x
+
+    with pytest.raises(TypeError, match="generator"):
+        yota.grad(lambda x: (y for y in [x]), rng.random(2))
+    with pytest.raises(TypeError, match="coroutine"):
+        yota.grad(coro, rng.random(2))
+
+
+def test_the_first_argument_must_be_callable(rng):
+    with pytest.raises(ValueError, match="function to differentiate"):
+        yota.grad(rng.random(2))
+
+
+# --------------------------------------------------------------------------- rule authors' mistakes
+
+@pytest.mark.parametrize("cotangents", [1, 3])
+def test_a_pullback_with_the_wrong_number_of_cotangents(rng, cotangents):
+    @yota.primitive
+    def mul(a, b):
+        return a * b
+
+    @yota.rrule(mul)
+    def _(xp, a, b):
+        return mul(a, b), lambda g: (g * b, g * a, g)[:cotangents]
+
+    x = rng.random(3)
+    with pytest.raises(yota.errors.RuleError, match=f"{cotangents} cotangents for 2 positional") as e:
+        yota.grad(lambda a: array_namespace(a).sum(mul(a, a)), x)
+    assert "'mul'" in str(e.value)
+
+
+def test_a_cotangent_of_the_wrong_shape(rng):
+    @yota.primitive
+    def ident(a):
+        return a
+
+    @yota.rrule(ident)
+    def _(xp, a):
+        return ident(a), lambda g: (xp.sum(g),)
+
+    with pytest.raises(yota.errors.RuleError, match=r"shape \(\) for an argument of shape \(3,\)"):
+        yota.grad(lambda a: array_namespace(a).sum(ident(a)), rng.random(3))
+
+
+def test_errors_inside_rules_keep_their_type(rng):
+    x = rng.random(3)
+    with pytest.raises(ValueError):  # numpy's AxisError is a ValueError and an IndexError
+        yota.grad(lambda a: array_namespace(a).sum(array_namespace(a).expand_dims(a, axis=9)), x)
+    with pytest.raises(IndexError):
+        yota.grad(lambda a: array_namespace(a).sum(array_namespace(a).expand_dims(a, axis=9)), x)
+    with pytest.raises(yota.errors.RuleError):
+        yota.grad(lambda a: array_namespace(a).sum(array_namespace(a).expand_dims(a, axis=9)), x)
+
+
+def test_registration_needs_a_known_name_or_a_primitive():
+    with pytest.raises(TypeError, match="Did you mean 'tanh'"):
+        yota.rrule("tanhh")
+    with pytest.raises(TypeError, match="@yota.primitive"):
+        yota.rrule(len)
+
+    def plain(x):
+        return x
+
+    with pytest.raises(TypeError, match="@yota.primitive"):
+        yota.rrule(plain)
+
+
+def test_every_standard_rule_is_registered_once():
+    # importing the rules again would warn for each one registered twice
+    import importlib
+
+    import yota.rules as rules
+    saved = {n: d.rule for n, d in yota.ops.OPS.items()}
+    try:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            for mod in ("creation", "elementwise", "fft", "indexing", "linalg", "manipulation", "reductions",
+                        "searching"):
+                for entry in yota.ops.OPS.values():
+                    if getattr(entry.rule, "fn", None) is not None and \
+                            getattr(entry.rule.fn, "__module__", "") == f"yota.rules.{mod}":
+                        entry.rule = None
+                importlib.reload(getattr(rules, mod))
+        assert not [x for x in w if "replaces the rule" in str(x.message)], [str(x.message) for x in w]
+    finally:
+        for n, r in saved.items():
+            yota.ops.OPS[n].rule = r
+        yota.reset()
+
+
+# --------------------------------------------------------------------------- structures
+
+def test_slots_redeclared_in_a_subclass_are_one_field(backend):
+    class A:
+        __slots__ = ("x",)
+
+    class B(A):
+        __slots__ = ("x", "y")
+
+    b = B()
+    b.x, b.y = backend.asarray([1.0, 2.0]), 3
+
+    for seed in (None, "ones"):
+        f = (lambda o: namespace_of(o.x).sum(o.x * o.x)) if seed is None else (lambda o: o.x * o.x)
+        g = yota.grad(f, b, seed=seed)[1][1]
+        assert set(g.fields) == {"x", "y"}
+        np.testing.assert_allclose(to_numpy(g.x), 2 * to_numpy(b.x))
+
+
+def test_structured_results_of_any_sequence_type(rng):
+    """Libraries return results as namedtuples (NumPy's slogdet) or as struct
+    sequences that take one iterable (torch.return_types): both are rebuilt."""
+    class StructSeq(tuple):
+        def __new__(cls, items):
+            return super().__new__(cls, items)
+
+    @yota.primitive
+    def split(x):
+        return StructSeq((x * 2.0, x * 3.0))
+
+    @yota.rrule(split)
+    def _(xp, x):
+        a, b = split(x)
+        return StructSeq((a, b)), lambda gs: (gs[0] * 2.0 + gs[1] * 3.0,)
+
+    def f(x):
+        a, b = split(x)
+        return array_namespace(x).sum(a * b)
+
+    check_grad(f, rng.random(3))
+    check_grad(lambda a: array_namespace(a).sum(array_namespace(a).linalg.slogdet(a).logabsdet),
+               rng.random((3, 3)) + 3 * np.eye(3))
+
+
+# --------------------------------------------------------------------------- gradient arithmetic
+
+@dataclass
+class Linear:
+    W: np.ndarray
+    b: np.ndarray
+
+
+def test_hand_written_sgd_with_zero_tangents(rng):
+    m = Linear(rng.random((2, 3)), rng.random(2))
+    X = rng.random(3)
+    _, g = yota.grad(lambda m, X: array_namespace(X).sum(m.W @ X), m, X)
+    assert g[1].b == yota.ZeroTangent()
+    np.testing.assert_allclose(m.b - 0.01 * g[1].b, m.b)
+    np.testing.assert_allclose(m.b + g[1].b * 0.5, m.b)
+    np.testing.assert_allclose(g[1].b - m.b, -m.b)
+    assert g[1].b / 2.0 == yota.ZeroTangent() and -g[1].b == yota.ZeroTangent()
+    assert 2.0 - yota.NoTangent() == 2.0
+
+
+def test_tangents_add_and_scale_field_by_field(rng):
+    m = Linear(rng.random((2, 3)), rng.random(2))
+    _, g = yota.grad(lambda m: array_namespace(m.W).sum(m.W * m.W) + array_namespace(m.b).sum(m.b), m)
+    t = g[1]
+    for got, want_W in ((t + t, 4 * m.W), (0.5 * t, m.W), (t * 2, 4 * m.W), (-t, -2 * m.W), (t / 4, m.W / 2),
+                        (t - t, 0 * m.W), (t + yota.ZeroTangent(), 2 * m.W), (yota.ZeroTangent() + t, 2 * m.W)):
+        assert isinstance(got, yota.Tangent) and got.primal_type is Linear
+        np.testing.assert_allclose(got.W, want_W)
+    with pytest.raises(TypeError, match="cannot combine"):
+        _ = t + yota.Tangent(namedtuple("Other", "W b"), W=1.0, b=1.0)
+
+
+# --------------------------------------------------------------------------- literals
+
+@pytest.mark.parametrize("f", [
+    lambda xp, x: xp.pow(-1, x),
+    lambda xp, x: (-2) ** x,
+    lambda xp, x: x * complex(0.0, -0.0),
+    lambda xp, x: x * (1 - 0j),
+    lambda xp, x: x + complex(math.nan, 1.0),
+    lambda xp, x: x + math.inf,
+    lambda xp, x: x * -0.0,
+    lambda xp, x: x + 0,
+    lambda xp, x: (x * 0.0) - (x * -0.0),
+    lambda xp, x: xp.where(x > 0, -0.0, 0.0),
+], ids=["pow(-1,x)", "(-2)**x", "complex(0,-0)", "1-0j", "nan+1j", "inf", "times -0.0", "plus int 0",
+        "0.0 vs -0.0", "signed zero branches"])
+def test_compiled_code_reads_back_the_recorded_literal(f):
+    x = np.array([-0.0, 1.0, 2.0, -3.0])
+    g = lambda x: f(array_namespace(x), x)  # noqa: E731
+    traced, tape = yota.trace(g, x)
+    compiled = yota.compile(tape)(g, x)
+    assert compiled.dtype == traced.dtype and compiled.shape == traced.shape
+    np.testing.assert_array_equal(np.signbit(np.real(compiled)), np.signbit(np.real(traced)))
+    np.testing.assert_array_equal(np.signbit(np.imag(compiled)), np.signbit(np.imag(traced)))
+    np.testing.assert_array_equal(compiled, traced)
+
+
+def test_integer_constants_stay_integers(backend):
+    xi = backend.asarray(np.array([1, 2, 3]))
+    add2 = lambda x: namespace_of(x).add(x, 2)  # noqa: E731
+    traced, tape = yota.trace(add2, xi)
+    out = yota.compile(tape)(add2, xi)
+    assert yota.tape.dtype_name(out.dtype) == "int64" == yota.tape.dtype_name(traced.dtype)
+
+    def take_next(x):
+        xp = namespace_of(x)
+        return xp.sum(xp.take(x, xp.asarray([0, 1]) + 1))
+
+    check_grad(take_next, backend.asarray([1.0, 2.0, 3.0]))
+
+
+def test_fills_are_not_carried_through_integer_casts(backend):
+    def f(x):
+        xp = namespace_of(x)
+        return xp.sum(x * xp.astype(xp.astype(xp.ones_like(x) * 2.5, xp.int64), x.dtype))
+
+    check_grad(f, backend.asarray([1.0, 2.0, 3.0]))
+    assert float(to_numpy(yota.grad(f, backend.asarray([1.0, 1.0]))[0])) == 4.0
+
+
+def test_zero_d_gradients_are_arrays(backend):
+    x = backend.asarray(np.asarray(1.5))
+    for v in (x, backend.asarray(np.asarray(-0.5))):
+        g = yota.grad(lambda x: namespace_of(x).sin(x) * x, v)[1][1]
+        assert type(g) is type(v) and tuple(g.shape) == ()
