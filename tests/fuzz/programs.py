@@ -600,15 +600,15 @@ def _linalg(g: Gen, name):
             forms.append(f"xp.linalg.cross({A}, {B})")
     if len(sh) >= 2:
         n = sh[-2]
-        M = f"({A} @ {A}.mT + 3.0 * xp.eye({n}))"
-        forms += [f"{A} @ {B}.mT", f"xp.matmul({A}.mT, {B})", f"xp.vecdot({A}, {B}, axis={R.randrange(len(sh))})",
+        M = f"({A} @ xp.matrix_transpose({A}) + 3.0 * xp.eye({n}))"
+        forms += [f"{A} @ xp.matrix_transpose({B})", f"xp.matmul({A}.mT, {B})", f"xp.vecdot({A}, {B}, axis={R.randrange(len(sh))})",
                   f"xp.tensordot({A}, {B}, axes=0)", f"xp.tensordot({A}, {B}, axes={len(sh)})",
                   f"xp.tensordot({A}, {B}, axes=([0], [0]))", f"xp.matrix_transpose({A}) @ {B}",
                   f"xp.linalg.inv({M})", f"xp.linalg.det({M})", f"xp.linalg.slogdet({M}).logabsdet",
                   f"xp.linalg.solve({M}, {A})", f"xp.linalg.cholesky({M})", f"xp.linalg.eigvalsh({M})",
                   f"xp.linalg.eigh({M}).eigenvalues", f"xp.linalg.matrix_norm({M})", f"xp.linalg.trace({M})",
                   f"xp.linalg.diagonal({M})", f"xp.linalg.pinv({M})", f"xp.linalg.matrix_power({M}, 2)",
-                  f"xp.linalg.svdvals({M})", f"xp.linalg.matmul({A}, {B}.mT)", f"xp.linalg.matrix_norm({A})",
+                  f"xp.linalg.svdvals({M})", f"xp.linalg.matmul({A}, xp.matrix_transpose({B}))", f"xp.linalg.matrix_norm({A})",
                   f"xp.linalg.solve({M}, {A}[..., 0])" if len(sh) == 2 else f"xp.linalg.inv({M}) @ {A}"]
         c = g.pick(lambda v: len(v.shape) >= 1 and v.shape[0] == sh[-1] and len(v.shape) <= 2)
         if c is not None:
@@ -707,12 +707,12 @@ def _values(inp: Input, rng: np.random.Generator):
 # ---------------------------------------------------------------------- running a program while building it
 
 class Envs:
-    """The program's variables at A (NumPy and array_api_strict) and at B (NumPy)."""
+    """The program's variables at A and B, on NumPy and on array_api_strict."""
 
     def __init__(self, prog: Program):
         ns = namespaces()
         self.envs = []
-        for where, point in (("numpy", prog.A), ("strict", prog.A), ("numpy", prog.B)):
+        for where, point in (("numpy", prog.A), ("strict", prog.A), ("numpy", prog.B), ("strict", prog.B)):
             env = {"xp": ns["strict" if where == "strict" else "numpy"]}
             for inp in prog.inputs:
                 env[inp.name] = _convert(inp, point[inp.name], where)
@@ -824,7 +824,7 @@ def defined_name(stmt):
 
 
 def valid(prog: Program) -> bool:
-    """Does the program run, within bounds, on NumPy at A and B and on array_api_strict at A?"""
+    """Does the program run, within bounds, on NumPy and array_api_strict at A and B?"""
     envs = Envs(prog)
     prog.shapes = {}
     for i, st in enumerate(prog.body):
