@@ -539,8 +539,13 @@ class TracingNamespace:
             if not hasattr(concrete, name):
                 raise errors.UnknownFunctionError(full, getattr(concrete, "__name__", "?"))
             if entry is not None and entry.elementwise:
+                operator_like = entry.infix is not None or entry.prefix is not None
+
                 def value(*args, **kwargs):
-                    return ctx.call(full, _with_an_array(ctx, args), kwargs)
+                    # inside rules, arithmetic on Python numbers stays Python arithmetic
+                    if ctx.mode is DIFF or not operator_like:
+                        args = _with_an_array(ctx, args)
+                    return ctx.call(full, args, kwargs)
             else:
                 def value(*args, **kwargs):
                     return ctx.call(full, args, kwargs)

@@ -30,6 +30,9 @@ def unbroadcast(xp, g, x):
         g = xp.real(g)
     if tuple(g.shape) == target:
         return g
+    if g.ndim < len(target):
+        # x had leading size-1 axes that broadcasting dropped (v[key] = x with x of shape (1, 1, n))
+        g = xp.reshape(g, (1,) * (len(target) - g.ndim) + tuple(g.shape))
     lead = g.ndim - len(target)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target)
                                       if n == 1 and g.shape[lead + i] != 1)

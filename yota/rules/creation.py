@@ -64,7 +64,7 @@ def _fill_rule(xp, y, fill_value):
 def full(xp, shape, fill_value, /, *, dtype=None, device=None):
     # reached only with a traced fill value: broadcast it (any library takes an array here)
     dtype = fill_value.dtype if dtype is None else dtype
-    y = xp.zeros(shape, dtype=dtype, device=device) + xp.astype(fill_value, dtype)
+    y = xp.zeros(shape, dtype=dtype, device=device) + xp.asarray(fill_value, dtype=dtype)
     return _fill_rule(xp, y, fill_value)
 
 
@@ -74,7 +74,7 @@ def full_like(xp, x, /, fill_value, *, dtype=None, device=None):
         # only x is traced: an allocation like any other
         return xp.full_like(x, fill_value, dtype=dtype, device=device), lambda g: (None, None)
     dtype = x.dtype if dtype is None else dtype
-    y = xp.zeros_like(x, dtype=dtype, device=device) + xp.astype(fill_value, dtype)
+    y = xp.zeros_like(x, dtype=dtype, device=device) + xp.asarray(fill_value, dtype=dtype)
     return _fill_rule(xp, y, fill_value)
 
 

@@ -91,8 +91,15 @@ def _log_or_zero(xp, x):
     return xp.log(xp.where(x == 0, xp.ones_like(x), x))
 
 
-_binary("pow", lambda xp, a, b, y, g: g * b * a ** (b - 1),
-        lambda xp, a, b, y, g: g * _log_or_zero(xp, a) * y)
+def _pow_dx(xp, a, b, y, g):
+    # b * a ** (b - 1), taken as 0 where b == 0 (x ** 0 is constant; at x == 0 the formula is 0 * inf)
+    if not hasattr(b, "shape"):
+        return xp.zeros_like(g) if b == 0 else g * b * a ** (b - 1)
+    d = g * b * a ** (b - 1)
+    return xp.where(b == 0, xp.zeros_like(d), d)
+
+
+_binary("pow", _pow_dx, lambda xp, a, b, y, g: g * _log_or_zero(xp, a) * y)
 
 # ---------------------------------------------------------------- exponential and logarithmic
 _unary("exp", lambda xp, x, y, g: g * y)

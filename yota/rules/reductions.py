@@ -130,6 +130,8 @@ def _rcumprod_grad(xp, x, g, axis):
     R_j = sum_{k>=j} g_k prod_{j<i<=k} x_i. R solves R_j = g_j + x_{j+1} R_{j+1}, done by
     recursive doubling (log2(n) steps, keeping R_j = B_j + A_j R_{j+s}), with no division."""
     n, nd = x.shape[axis], x.ndim
+    if n == 0:
+        return xp.zeros_like(x)
     cut = lambda lo, hi=None: _along(nd, axis, slice(lo, hi))  # noqa: E731
     left = xp.cumulative_prod(x, axis=axis, include_initial=True)[cut(0, n)]
     a = xp.concat([x[cut(1)], xp.zeros_like(x[cut(0, 1)])], axis=axis)
