@@ -27,10 +27,13 @@ from .ops import rrule  # noqa: E402
 from .primitives import primitive, stop_gradient  # noqa: E402
 from .tangents import NoTangent, Tangent, ZeroTangent, update_  # noqa: E402
 from .tape import Tape  # noqa: E402
+from .transforms import (checkpoint, custom_vjp, hessian, hvp, jacfwd, jacobian, jacrev, jvp,  # noqa: E402
+                         linearize, value_and_grad, vmap)
 
 __all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "update_", "Tangent", "ZeroTangent",
            "NoTangent", "primitive", "rrule", "stop_gradient", "Tape", "YotaError", "ext", "cache_info",
-           "testing"]
+           "testing", "value_and_grad", "jvp", "linearize", "hvp", "checkpoint", "custom_vjp", "vmap", "jacrev",
+           "jacfwd", "jacobian", "hessian"]
 __version__ = "0.1.0"
 
 

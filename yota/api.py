@@ -12,13 +12,13 @@ import inspect
 from typing import Any, Callable
 
 from . import backends, cache, codegen, errors, passes
-from .flatten import _KIND, _LEAF, Leaf, flatten_call
+from .flatten import _KIND, _LEAF, Leaf, count_leaves, flatten_call
 from .program import make_finisher, make_variant
 from .tape import Tape, dtype_name
 from .tracer import Tracer
 from .tracing import names, seed_key, spec, trace_call
 
-__all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "cache_info"]
+__all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "cache_info", "evaluate"]
 
 
 def reset() -> None:
@@ -104,11 +104,18 @@ def vjp(f: Callable, *args: Any, wrt: int | tuple[int, ...] | None = None) -> tu
 _FunctionType = type(_backend)
 
 
-def _call(kind, f, args, seed, wrt=None):
+def evaluate(f: Callable, *args: Any) -> Any:
+    """``f(*args)``, traced once and then run from the cache (like ``jax.jit``);
+    called on Tracers it records onto the outer trace. The transformations are
+    Python functions evaluated this way."""
+    return _call("trace", f, args, None)
+
+
+def _call(kind, f, args, seed, wrt=None, aux=False):
     # Fast path for the common call grad(plain_function, *arrays): a key made
     # without walking any structure, mapped to the entry the full key found.
     fast_key = None
-    if seed is None and type(f) is _FunctionType and f.__closure__ is None:
+    if seed is None and not aux and type(f) is _FunctionType and f.__closure__ is None:
         fast = _fast_signature(args)
         if fast is not None:
             fast_key = (kind, f, wrt, fast[0])
@@ -119,7 +126,7 @@ def _call(kind, f, args, seed, wrt=None):
                     return out
     tree, leaves = flatten_call(f, args, spec)
     skey, sleaves = seed_key(seed)
-    key = (kind, tree, skey, wrt)
+    key = (kind, tree, skey, wrt, aux)
     entry = cache.lookup(key)
     all_leaves = leaves + sleaves if sleaves else leaves
     if entry is not None:
@@ -130,11 +137,13 @@ def _call(kind, f, args, seed, wrt=None):
             if fast_key is not None:
                 cache.remember_fast(fast_key, entry)
             return out
-    traced = trace_call(kind, tree, leaves, skey, sleaves, wrt)
+    traced = trace_call(kind, tree, leaves, skey, sleaves, wrt, aux)
+    if kind == "linearize":
+        traced.split = count_leaves(tree.items[1].items[-1])
     variant = make_variant(traced)
     cache.store(key, None if traced.nested else traced.backend, variant, f"yota.{kind}({traced.tape.title})",
                 fast_key)
-    if traced.nested or kind == "vjp":
+    if traced.nested or kind in ("vjp", "linearize"):
         # Nested: run the compiled function on the outer Tracers so the work is
         # recorded on the outer tape. vjp: its forward half gives the residuals.
         backend = _backend(leaves)

@@ -34,7 +34,11 @@ def backward(ctx: Context, outputs: list, seeds: list, section: str = "backward"
                 dy = cts[0]
                 head = f"d%{y.vid}"
             else:
-                filled = [c if c is not None else ctx.ns.zeros_like(t) for c, t in zip(cts, outs)]
+                entry = ops.lookup(name)
+                if entry is not None and entry.sparse_cotangents:
+                    filled = cts  # the rule takes None for a result without a cotangent
+                else:
+                    filled = [c if c is not None else ctx.ns.zeros_like(t) for c, t in zip(cts, outs)]
                 dy = _rebuild(y, iter(filled))
                 head = "d(" + ",".join(f"%{t.vid}" for t in outs) + ")"
             ctx.note = f"{head} ({label})"

@@ -190,6 +190,9 @@ class _Collector:
 
     def follow(self, v):
         """Queue what a resolved value leads to."""
+        wrapped = getattr(v, "__wrapped__", None) if not isinstance(v, types.ModuleType) else None
+        if isinstance(wrapped, (types.FunctionType, types.MethodType)):
+            self.follow(wrapped)  # decorators, yota.checkpoint, yota.custom_vjp
         if isinstance(v, (staticmethod, classmethod)):
             v = v.__func__
         if isinstance(v, property):

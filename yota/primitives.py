@@ -19,11 +19,11 @@ class Primitive:
     drawing random numbers must not be merged).
     """
 
-    def __init__(self, fn: Callable, pure: bool = False):
+    def __init__(self, fn: Callable, pure: bool = False, sparse_cotangents: bool = False):
         self.fn = fn
         self.__yota_pure__ = pure
         functools.update_wrapper(self, fn)
-        ops.define_primitive(self, pure)
+        ops.define_primitive(self, pure, sparse_cotangents)
 
     def __call__(self, *args, **kwargs):
         ctx = _traced_context(args, kwargs)

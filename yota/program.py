@@ -8,7 +8,7 @@ from typing import Callable
 
 from . import errors, passes
 from .cache import Variant
-from .flatten import Seq, compile_builder, flatten
+from .flatten import Seq, compile_builder, count_leaves, flatten
 from .tape import GUARD, Tape, Var
 from .tangents import NOTANGENT, ZERO
 from .tracing import Traced, spec
@@ -21,10 +21,18 @@ def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
     tape = passes.optimize(traced.tape) if tape is None else tape
     backend = None if traced.nested else traced.backend
     locs = [op.loc for op in tape.ops if op.kind == GUARD]
-    if traced.kind == "vjp":
-        fwd_tape, bwd_tape = split_vjp(tape, traced.seed_vars)
+    if traced.kind in ("vjp", "linearize"):
+        if traced.kind == "linearize":  # value: y; the tangent half: J v from the tangent inputs
+            n_y = count_leaves(traced.out_tree.items[0])
+            tape = tape.replace(n_value=n_y)
+            seeds = list(tape.inputs[len(tape.inputs) - traced.split:])
+        else:
+            seeds = traced.seed_vars
+        fwd_tape, bwd_tape = split_vjp(tape, seeds)
         fn = passes.lower(fwd_tape, backend, "forward")
-        bwd = passes.lower(bwd_tape, backend, "backward")
+        if traced.kind == "linearize":  # the call's tangent leaves are the pushforward's, not the forward's
+            fn = _drop_last(fn, traced.split)
+        bwd = passes.lower(bwd_tape, backend, "backward" if traced.kind == "vjp" else "tangent")
         finish = make_finisher(traced, bwd)
     else:
         fn = passes.lower(tape, backend, traced.kind)
@@ -32,6 +40,12 @@ def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
     v = Variant(fn, finish, traced.guards, traced.rules, locs)
     v.extra = tape
     return v
+
+
+def _drop_last(fn, n):
+    def forward(xp, ext, *leaves):
+        return fn(xp, ext, *leaves[:len(leaves) - n])
+    return forward
 
 
 def _conversions(traced: Traced, n_grads: int) -> dict:
@@ -80,6 +94,8 @@ def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
     kind = traced.kind
     if kind == "trace":
         return lambda out, backend: build_value(out)
+    if kind == "linearize":
+        return _linearize_finisher(traced, bwd)
     if kind == "grad":
         return lambda out, backend: (build_value(out), grads_of(out[n_value:]))
 
@@ -100,6 +116,29 @@ def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
         return value, pullback
 
     return finish_vjp
+
+
+def _linearize_finisher(traced: Traced, bwd: Callable) -> Callable:
+    y_node = traced.out_tree.items[0]
+    n_y = count_leaves(y_node)
+    build_y = compile_builder(y_node, "value")
+    build_jv = compile_builder(traced.out_tree.items[1], "value")
+    n_t = traced.split
+
+    def finish(out, backend):
+        value = build_y(out[:n_y])
+        residuals = out[n_y:]
+        xp = backend.namespace
+
+        def pushforward(tangents):
+            _, tleaves = flatten(tangents, spec)
+            if len(tleaves) != n_t:
+                raise errors.ArgumentError(f"the tangents have {len(tleaves)} arrays; the primals have {n_t}")
+            return build_jv(bwd(xp, backend, *residuals, *tleaves))
+
+        return value, pushforward
+
+    return finish
 
 
 def split_vjp(tape: Tape, seed_vars: list) -> tuple[Tape, Tape]:

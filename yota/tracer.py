@@ -13,7 +13,7 @@ import threading
 
 from . import errors, ops
 from .ops.table import DIFF as _NEEDS_RULE, NONDIFF as _NO_DERIVATIVE, NONE_DEFAULTS
-from .tape import CALL, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, VarType, type_of
+from .tape import CALL, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, VarType, iter_vars, type_of
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM", "implementation", "active_contexts",
            "is_float", "DTYPE_NAMES"]
@@ -85,6 +85,7 @@ class Context:
         self.note = ""
         self.rules_used: set = set()
         self.on_guard = None  # a transformation's check on control flow (vmap: no batched branches)
+        self.batched: set | None = None  # vmap: the variables that depend on a batched input
         self._impl: dict = {}
 
     # ------------------------------------------------------------------ inputs
@@ -158,6 +159,8 @@ class Context:
         if isinstance(result, (tuple, list)):
             outs = tuple(tape.new_var(type_of(r)) for r in result)
             tape.append(Op(CALL, outs, fn, enc_args, enc_kw, self.note, type(result), tape.section))
+            if self.batched is not None:
+                self._mark_batched(enc_args, enc_kw, outs)
             for r, v in zip(result, outs):
                 if dependent:
                     self._shape_guard(v, r, name)
@@ -165,9 +168,15 @@ class Context:
             return _rebuild(result, tracers)
         out = tape.new_var(type_of(result))
         tape.append(Op(CALL, (out,), fn, enc_args, enc_kw, self.note, None, tape.section))
+        if self.batched is not None:
+            self._mark_batched(enc_args, enc_kw, (out,))
         if dependent:
             self._shape_guard(out, result, name)
         return Tracer(result, out, self, False)
+
+    def _mark_batched(self, args, kwargs, outs):
+        if any(v in self.batched for v in iter_vars((args, kwargs))):
+            self.batched.update(outs)
 
     def _shape_guard(self, var, value, name):
         # The rest of the tape was recorded for this size: a later call whose

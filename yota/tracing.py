@@ -25,7 +25,7 @@ __all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "tit
 
 @dataclass
 class Traced:
-    kind: str                       # "trace", "grad" or "vjp"
+    kind: str                       # "trace", "grad", "vjp" or "linearize"
     tape: Tape                      # as recorded
     tree: Any                       # structure of (f, args)
     out_tree: Any                   # structure of f's result
@@ -38,6 +38,7 @@ class Traced:
     rules: set = field(default_factory=set)
     guards: Any = None
     nested: bool = False            # traced inside another trace (inputs were Tracers)
+    split: int = 0                  # linearize: the trailing leaves that are tangents
 
 
 def spec(x):
@@ -124,7 +125,13 @@ def owners(tree) -> list[int]:
 
 # --------------------------------------------------------------------------- tracing
 
-def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None) -> Traced:
+def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux: bool = False,
+               batched: set | None = None) -> Traced:
+    """Trace one call. ``kind``: "trace" (the forward tape), "grad" (forward and
+    backward; the seed from ``skey``/``sleaves``) or "vjp" (the cotangents become
+    inputs). With ``aux`` the function returns ``(value, aux)`` and only the value
+    is differentiated. ``batched`` (vmap) names the leaves that stand for a
+    batch: a branch on a value depending on them is an error."""
     nested = any(type(x) is Tracer for x in leaves) or any(type(x) is Tracer for x in sleaves)
     real = [x.val if type(x) is Tracer else x for x in leaves]
     sreal = [x.val if type(x) is Tracer else x for x in sleaves]
@@ -139,6 +146,9 @@ def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None) -> 
         tracers.append(ctx.input(v, n, diff))
     # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
     inputs = [(t.vid, t.val) for t in tracers]
+    if batched is not None:
+        ctx.batched = {tracers[i].vid for i in batched}
+        ctx.on_guard = _no_batched_branches(ctx)
     f2, args2 = unflatten(tree, iter(tracers).__next__)
     read = guards.collect(tree)
     stack = active_contexts()
@@ -153,13 +163,22 @@ def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None) -> 
     traced = Traced(kind, None, tree, out_tree, backend, len(outputs),
                     sum(1 for o in out_leaves if hasattr(o, "shape")), guards=read, nested=nested)
     concrete = [_concrete(o) for o in out_leaves]
-    if kind == "trace":
+    if kind in ("trace", "linearize"):
         traced.tape = ctx.tape.freeze(outputs, len(outputs))
         traced.outputs = concrete
         traced.rules = ctx.rules_used | _recorded(traced.tape)
         return traced
-    seeds = _seeds(ctx, kind, out_leaves, skey, sreal)
+    if aux:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise errors.OutputError(f"with has_aux=True the function must return a pair (value, aux); it "
+                                     f"returned {type(out).__name__}")
+        n_diff = len(flatten(out[0], out_spec)[1])
+        seeds = _seeds(ctx, kind, out_leaves[:n_diff], skey, sreal) + [None] * (len(out_leaves) - n_diff)
+    else:
+        seeds = _seeds(ctx, kind, out_leaves, skey, sreal)
     ct = backward(ctx, out_leaves, seeds)
+    if aux:
+        traced.n_out_arrays = sum(1 for o in out_leaves[:n_diff] if hasattr(o, "shape"))
     grads, concrete_grads = [], []
     for i, (var, val) in enumerate(inputs):
         if not is_float(val) or (wrt is not None and own[i] not in wrt):
@@ -180,6 +199,17 @@ def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None) -> 
     traced.outputs = concrete + concrete_grads
     traced.rules = ctx.rules_used | _recorded(traced.tape)
     return traced
+
+
+def _no_batched_branches(ctx):
+    def check(var, kind):
+        if var in ctx.batched:
+            what = "its size depends on the values" if kind == "shape" else f"a Python {kind} decides a branch"
+            raise errors.BatchedControlFlowError(
+                f"inside vmap, a value that differs between the examples of the batch is used where Python "
+                f"needs one answer ({what}); both branches cannot be taken at once. Write the choice "
+                f"elementwise with xp.where(cond, a, b) (JAX: jnp.where), or move the branch outside vmap.")
+    return check
 
 
 def _recorded(tape: Tape) -> set:

@@ -71,7 +71,8 @@ class OpDef:
     """What yota knows about one operation."""
 
     __slots__ = ("name", "family", "diff", "infix", "prefix", "elementwise", "ufunc", "aliases", "moves_data",
-                 "identity_if", "data_dependent", "pure", "alias", "rule", "batch", "label")
+                 "identity_if", "data_dependent", "pure", "alias", "rule", "batch", "label",
+                 "sparse_cotangents")
 
     def __init__(self, name, family, diff=DIFF, *, infix=None, prefix=None, elementwise=False, ufunc=None,
                  aliases=(), moves_data=False, identity_if=None, data_dependent=None, pure=True, alias=False):
@@ -90,6 +91,7 @@ class OpDef:
         self.alias = alias                # the result is the argument itself at run time
         self.rule: Rule | None = None
         self.batch: Callable | None = None
+        self.sparse_cotangents = False    # the pullback of a several-result op takes None for unused results
         self.label = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
 
     def __repr__(self):
@@ -202,8 +204,9 @@ def nondiff(*names: str) -> None:
         OPS[n].diff = NONDIFF
 
 
-def define_primitive(prim, pure: bool) -> OpDef:
+def define_primitive(prim, pure: bool, sparse_cotangents: bool = False) -> OpDef:
     entry = OPS[prim] = OpDef(prim, "primitive", pure=pure)
+    entry.sparse_cotangents = sparse_cotangents
     return entry
 
 

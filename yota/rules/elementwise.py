@@ -94,7 +94,9 @@ def _log_or_zero(xp, x):
 def _pow_dx(xp, a, b, y, g):
     # b * a ** (b - 1), taken as 0 where b == 0 (x ** 0 is constant; at x == 0 the formula is 0 * inf)
     if not hasattr(b, "shape"):
-        return xp.zeros_like(g) if b == 0 else g * b * a ** (b - 1)
+        if b == 0:
+            return xp.zeros_like(g)
+        return g * b if b == 1 else g * b * (a if b == 2 else a ** (b - 1))
     d = g * b * a ** (b - 1)
     return xp.where(b == 0, xp.zeros_like(d), d)
 

@@ -1,0 +1,59 @@
+"""Helpers the batching rules share. Batched values carry the batch on axis 0."""
+from __future__ import annotations
+
+from .. import errors
+
+
+def batch_size(dims, *args) -> int:
+    for a, d in zip(args, dims):
+        if d is None:
+            continue
+        if isinstance(d, tuple):
+            for x, dx in zip(a, d):
+                if dx is not None:
+                    return x.shape[0]
+        else:
+            return a.shape[0]
+    for k, d in dims.kw.items():
+        if d is not None:
+            raise errors.YotaError("vmap: a batched keyword argument without a batched positional one")
+    raise AssertionError("no batched argument")
+
+
+def example_ndim(x, d) -> int:
+    """The number of axes one example of ``x`` has."""
+    return x.ndim - 1 if d is not None else getattr(x, "ndim", 0)
+
+
+def batched(xp, x, d, size: int):
+    """``x`` with the batch on axis 0, broadcasting an unbatched value."""
+    if d is not None:
+        return x
+    if not hasattr(x, "shape"):
+        x = xp.asarray(x)
+    return xp.broadcast_to(xp.expand_dims(x, axis=0), (size,) + tuple(x.shape))
+
+
+def aligned(xp, x, d, ndim: int):
+    """A batched ``x`` reshaped to ``(B, 1, ..., 1, *example)`` with ``ndim`` example
+    axes, so that it broadcasts against other examples of that rank; unbatched
+    values broadcast from the right as they are."""
+    if d is None or not hasattr(x, "shape"):
+        return x
+    k = x.ndim - 1
+    if k == ndim:
+        return x
+    return xp.reshape(x, (x.shape[0],) + (1,) * (ndim - k) + tuple(x.shape[1:]))
+
+
+def shift_axis(axis, ndim: int):
+    """An axis (or tuple of axes, or None = all) of one example, as an axis of the batch."""
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, (tuple, list)):
+        return tuple((a % ndim) + 1 if ndim else 1 for a in axis)
+    return (axis % ndim) + 1 if ndim else 1
+
+
+def first_batched(*ds) -> int | None:
+    return 0 if any(d is not None for d in ds) else None

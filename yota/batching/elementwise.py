@@ -1,0 +1,42 @@
+"""Elementwise functions: the standard's broadcasting does the batching, once
+every batched operand has the rank of the result (its batch axis in front)."""
+from __future__ import annotations
+
+from .. import ops
+from ..primitives import stop_gradient
+from ._util import aligned, example_ndim
+
+
+def _example_rank(args, dims) -> int:
+    return max((example_ndim(a, d) for a, d in zip(args, dims) if hasattr(a, "shape")), default=0)
+
+
+def elementwise(name):
+    def rule(xp, dims, *args, **kwargs):
+        r = _example_rank(args, dims)
+        for k, a in kwargs.items():  # clip's min/max may be keywords
+            if hasattr(a, "shape"):
+                r = max(r, example_ndim(a, dims.kw.get(k)))
+        new = tuple(aligned(xp, a, d, r) for a, d in zip(args, dims))
+        kw = {k: aligned(xp, a, dims.kw.get(k), r) for k, a in kwargs.items()}
+        f = xp
+        for part in name.split("."):
+            f = getattr(f, part)
+        return f(*new, **kw), 0
+
+    rule.__name__ = f"batch_{name}"
+    return rule
+
+
+for _name, _entry in list(ops.OPS.items()):
+    if isinstance(_name, str) and _entry.elementwise:
+        ops.batching(_name)(elementwise(_name))
+
+# astype, where and stop_gradient batch the same way
+ops.batching("astype")(elementwise("astype"))
+ops.batching("where")(elementwise("where"))
+
+
+@ops.batching("stop_gradient")
+def _(xp, dims, x):
+    return stop_gradient(x), dims[0]

@@ -1,0 +1,2 @@
+"""Batching rules: written by family (see the package docstring)."""
+from __future__ import annotations
