@@ -184,4 +184,4 @@ def _per_example(ctx, fn, args, kwargs, dims, size):
 
 
 # the rules, by family
-from . import creation, elementwise, indexing, linalg, manipulation, reductions, searching  # noqa: E402,F401
+from . import creation, elementwise, fft, indexing, linalg, manipulation, reductions, searching  # noqa: E402,F401

@@ -1,0 +1,2 @@
+"""Batching rules: FFT functions (see the package docstring)."""
+from __future__ import annotations
