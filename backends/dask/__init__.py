@@ -1,0 +1,70 @@
+"""Dask backend: the array-API namespace for Dask arrays, with fills, and the
+backend extensions the engine calls.
+
+Compiled gradient code calls every array function as ``xp.<name>(...)``; for
+Dask, ``xp`` is :data:`namespace`, which behaves like
+``array_api_compat.dask.array`` and adds what that namespace lacks or gets
+wrong on multi-chunk Dask arrays.  Every fill stays lazy: nothing here calls
+``compute``.  Each upstream defect patched is named where it is patched and
+watched by ``tests/test_dask_upstream.py``, which fails once upstream fixes
+it, so that the fill can go.
+
+Modules, one job each:
+
+``xp``          the namespace object (fills in front of ``cda``)
+``toplevel``    top-level fills (``take_along_axis``, ``reshape``, ``eye``, ...)
+``linalg``      ``linalg`` fills (batched, any chunking)
+``fft``         ``fft`` fills (transformed axes in one chunk)
+``chunks``      chunk hints: reductions remember input chunks for ``broadcast_to``
+``keys``        NumPy's indexing rules: canonical keys, flat positions
+``indexing``    ``getitem`` (NumPy semantics for every key)
+``scatter``     ``setitem`` / ``scatter_add`` (never Dask's ``__setitem__``)
+``blocks``      running chunk-library functions per block
+``inputs``      checks on the arrays passed in (unknown chunk sizes)
+``arrays``      small shared helpers
+
+Memory: functions that need a whole axis (FFT axes, ``take_along_axis``'s
+axis, the matrix axes of a batched matrix function, ``repeat`` by a lazy
+``repeats``) rechunk that axis (those axes) to one chunk and leave the others
+as they are, so a task holds whole signals / whole matrices of its batch
+chunk.
+
+Not fillable here: the ``.mT`` attribute on ``dask.array.Array`` (Dask has
+none; use ``xp.matrix_transpose``); the user's own ``x[key]`` on a Dask array
+runs Dask's indexing (the engine can route it to :func:`getitem`).
+"""
+from __future__ import annotations
+
+import array_api_compat
+import dask.array as da
+
+from . import blocks, chunks
+from .indexing import getitem
+from .inputs import UnknownChunkSizesError, check_inputs
+from .scatter import scatter_add, setitem
+from .xp import namespace
+
+__all__ = ["namespace", "scatter_add", "setitem", "getitem", "device", "to_float", "is_lazy",
+           "check_inputs", "UnknownChunkSizesError", "reset"]
+
+is_lazy = True
+
+
+def device(x, /):
+    """The array's device, as ``array_api_compat.device`` reports it."""
+    return array_api_compat.device(x)
+
+
+def to_float(x, /):
+    """A Python float for a concrete scalar; a 0-d Dask array stays lazy
+    (``float()`` on it would compute)."""
+    if isinstance(x, da.Array):
+        return x
+    return float(x)
+
+
+def reset() -> None:
+    """Empty every cache and piece of global state this backend keeps: the
+    chunk hints of :mod:`.chunks` and the dtype probes of :mod:`.blocks`."""
+    chunks.clear()
+    blocks.probe.cache_clear()
