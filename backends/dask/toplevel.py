@@ -41,10 +41,15 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
 
 def reshape(x, /, shape, *, copy=None):
     """Standard ``reshape``; upstream: Dask only reshapes by merging or
-    splitting existing axes (``NotImplementedError`` otherwise).  Other
+    splitting existing axes (``NotImplementedError`` otherwise), and not at
+    all when the array is empty.  Other
     reshapes go through the flattened array (Dask merges the trailing axes'
     chunks for that: memory ~ rows-chunk x product of the other axes)."""
     x = as_dask(x)
+    if x.size == 0:
+        # upstream: an empty array does not even flatten; it holds no values,
+        # so a new one of the shape NumPy gives will do
+        return da.zeros(np.empty(x.shape).reshape(shape).shape, dtype=x.dtype)
     try:
         return cda.reshape(x, shape, copy=copy)
     except NotImplementedError:
