@@ -20,7 +20,8 @@ Modules, one job each:
 ``indexing``    ``getitem`` (NumPy semantics for every key)
 ``scatter``     ``setitem`` / ``scatter_add`` (never Dask's ``__setitem__``)
 ``blocks``      running chunk-library functions per block
-``inputs``      checks on the arrays passed in (unknown chunk sizes)
+``inputs``      the arrays passed in: unknown chunk sizes refused, empty chunks dropped
+``degenerate``  empty arrays and zero-length chunks, on which Dask fails
 ``arrays``      small shared helpers
 
 Memory: functions that need a whole axis (FFT axes, ``take_along_axis``'s
@@ -40,12 +41,12 @@ import dask.array as da
 
 from . import blocks, chunks
 from .indexing import getitem
-from .inputs import UnknownChunkSizesError, check_inputs
+from .inputs import UnknownChunkSizesError, check_inputs, prepare_inputs
 from .scatter import scatter_add, setitem
 from .xp import namespace
 
 __all__ = ["namespace", "scatter_add", "setitem", "getitem", "device", "to_float", "is_lazy",
-           "check_inputs", "UnknownChunkSizesError", "reset"]
+           "check_inputs", "prepare_inputs", "UnknownChunkSizesError", "reset"]
 
 is_lazy = True
 

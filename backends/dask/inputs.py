@@ -6,6 +6,7 @@ import dask.array as da
 from yota.errors import YotaError
 
 from .arrays import has_unknown_chunks
+from .degenerate import without_empty_chunks
 
 
 class UnknownChunkSizesError(YotaError, ValueError):
@@ -32,3 +33,16 @@ def check_inputs(leaves, names=None) -> None:
                 f"yota needs every input's shape: call x = x.compute_chunk_sizes() first (one "
                 f"pass over the data), or build it with known sizes, e.g. "
                 f"ddf.to_dask_array(lengths=True)")
+
+
+def prepare_inputs(leaves, names=None) -> list:
+    """The leaves to run on: :func:`check_inputs`, then every Dask array with
+    zero-length chunks rechunked without them (same values, lazy).
+
+    Zero-length chunks are what ``x[mask].compute_chunk_sizes()`` usually
+    gives (the blocks where the mask is all False), and many Dask functions
+    fail on them (see :mod:`.degenerate`, which drops them from the
+    arguments of every namespace function; this also covers the operators,
+    ``x + y``, ``x[key]``, which do not go through the namespace)."""
+    check_inputs(leaves, names)
+    return [without_empty_chunks(x) for x in leaves]

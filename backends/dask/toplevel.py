@@ -90,14 +90,19 @@ def repeat(x, repeats, /, *, axis=None):
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
     """Standard ``searchsorted``; upstream: Dask refuses ``sorter`` (we search
-    the sorted ``take(x1, sorter)``, which gives the same positions) and a
-    Python scalar ``x2`` (made a 0-d array of ``x1``'s dtype)."""
+    the sorted ``take(x1, sorter)``, which gives the same positions), a
+    Python scalar ``x2`` (made a 0-d array of ``x1``'s dtype), and computes
+    the wrong shape for an empty ``x2``."""
     x1 = as_dask(x1)
     if sorter is not None:
         x1 = _checked_take(x1, sorter, 0)
     if not isinstance(x2, (da.Array, np.ndarray)):
         x2 = np.asarray(x2, dtype=x1.dtype)
     x2 = as_dask(x2)
+    if x2.size == 0:
+        # upstream: an empty x2 gets the right shape metadata but computes
+        # another shape ((0, 3) declared, (1, 0) computed)
+        return da.zeros(x2.shape, dtype=np.int64)
     if x2.ndim == 0:
         return cda.searchsorted(x1, x2[None], side=side)[0]
     return cda.searchsorted(x1, x2, side=side)
