@@ -219,3 +219,46 @@ def test_setitem_reverses_along_the_wrong_axis():
         return  # refusing is not a wrong answer, but scatter.py still must not rely on it
     assert not np.array_equal(got, want), fixed("__setitem__ with an int before a negative step",
                                                 "scatter.py (Dask's __setitem__ may be used again)")
+
+
+# ------------------------------------------------- degenerate arrays, chunks ---
+
+EMPTY = {
+    "roll without axis": lambda e: cda.roll(e, 1),
+    "concat(axis=None)": lambda e: cda.concat([e, e], axis=None),
+    "repeat": lambda e: cda.repeat(e, 2, axis=0),
+    "vector_norm(ord=0)": lambda e: cda.linalg.vector_norm(e, ord=0),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY))
+def test_empty_arrays_break(name):
+    still_fails(lambda: EMPTY[name](D(np.zeros((0, 3)), chunks=(1, 2))), f"{name} on an empty array",
+                "degenerate.py (stand-ins for empty arrays)")
+
+
+def test_searchsorted_of_an_empty_x2_computes_another_shape():
+    r = cda.searchsorted(D(np.arange(4.0)), D(np.zeros((0, 3)), chunks=1))
+    assert compute(r).shape != r.shape, fixed("searchsorted(x1, empty x2) shape",
+                                              "toplevel.py (searchsorted: x2.size == 0)")
+
+
+ZERO_CHUNKS = {
+    "max": lambda z: cda.max(z, axis=0),
+    "tril": lambda z: cda.tril(z),
+    "cumulative_prod": lambda z: cda.cumulative_prod(z, axis=0),
+}
+
+
+@pytest.mark.parametrize("name", list(ZERO_CHUNKS))
+def test_zero_length_chunks_break(name):
+    z = D(A, chunks=((0, 4), (0, 6)))
+    still_fails(lambda: ZERO_CHUNKS[name](z), f"{name} with zero-length chunks",
+                "degenerate.py (zero-length chunks dropped)")
+
+
+def test_mask_then_compute_chunk_sizes_gives_zero_length_chunks():
+    x = D(np.arange(40.0).reshape(20, 2), chunks=5)
+    y = x[x[:, 0] > 25].compute_chunk_sizes()
+    assert 0 in y.chunks[0]  # the case degenerate.py and inputs.prepare_inputs are for
+    still_fails(lambda: y.max(), "max over zero-length chunks", "degenerate.py")
