@@ -225,3 +225,22 @@ def test_gradient_dtype_follows_the_input(name, dtype):
     assert got.dtype == want.dtype == dtype
     tol = 1e-4 if dtype in (np.float32, np.complex64) else 1e-10
     np.testing.assert_allclose(got.compute(), want, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------------ fft ---
+
+FFT_1D = [dict(), dict(n=1), dict(n=7, axis=0), dict(axis=-1, norm="ortho"), dict(n=4, norm="forward")]
+FFT_ND = [dict(), dict(axes=(0,)), dict(axes=(1, 0), norm="ortho"), dict(s=(-1,), axes=(1,)),
+          dict(s=(2, -1), axes=(0, 1)), dict(s=(7, 3), axes=(-1, 0), norm="forward")]
+
+
+@pytest.mark.parametrize("chunks", [1, 2, (5, 3)], ids=["ones", "twos", "whole"])
+@pytest.mark.parametrize("name", "fft ifft rfft irfft hfft ihfft fftn ifftn rfftn irfftn".split())
+def test_fft_family(name, chunks):
+    real_in = name in ("rfft", "ihfft", "rfftn")
+    a = rng.standard_normal((5, 3)) + (0 if real_in else 1j * rng.standard_normal((5, 3)))
+    for kw in (FFT_ND if name.endswith("n") else FFT_1D):
+        want = getattr(cnp.fft, name)(a, **kw)
+        got = getattr(xp.fft, name)(da.from_array(a, chunks=chunks), **kw)
+        assert got.shape == want.shape, (kw, got.shape, want.shape)  # metadata
+        _close(got.compute(scheduler="sync"), want)

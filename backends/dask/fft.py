@@ -68,14 +68,17 @@ def _fftn(fname, x, s, axes, norm):
         axes = tuple(range(x.ndim)) if s is None else tuple(range(x.ndim - len(s), x.ndim))
     axes = tuple(norm_axis(a, x.ndim) for a in axes)
     if s is None:
-        s = [-1] * len(axes)
+        # the default: each axis keeps its length, but irfftn's last axis
+        # becomes 2 * (m - 1)
+        s = [x.shape[a] for a in axes]
+        if fname == "irfftn":
+            s[-1] = 2 * (x.shape[axes[-1]] - 1)
     s = list(s)
     if len(s) != len(axes):
         raise ValueError(f"fft.{fname}: s and axes must have the same length")
-    last_c2r = fname == "irfftn"
     for i, a in enumerate(axes):
-        if s[i] == -1:
-            s[i] = 2 * (x.shape[a] - 1) if (last_c2r and i == len(axes) - 1) else x.shape[a]
+        if s[i] == -1:  # explicit -1: the input's length, irfftn's last axis included (as NumPy)
+            s[i] = x.shape[a]
     x = single_chunk(x, axes)
     dtype = probe("fft", fname, np.dtype(x.dtype))
     chunks = list(x.chunks)
