@@ -67,10 +67,10 @@ LINALG = {
 }
 
 
-def _close(got, want, rtol=1e-9):
+def _close(got, want, rtol=1e-9, atol=1e-9):
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape, got.dtype, want.dtype)
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-9)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("chunks", list(MIXED))
@@ -244,3 +244,17 @@ def test_fft_family(name, chunks):
         got = getattr(xp.fft, name)(da.from_array(a, chunks=chunks), **kw)
         assert got.shape == want.shape, (kw, got.shape, want.shape)  # metadata
         _close(got.compute(scheduler="sync"), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+@pytest.mark.parametrize("n,chunks", [(1, 1), (4, 2), (3, 2)], ids=["1x1", "square-blocks", "other-blocks"])
+def test_linalg_keeps_single_precision(dtype, n, chunks):
+    a = (rng.standard_normal((n, n)) + 3 * np.eye(n)).astype(dtype)
+    spd = a @ np.conj(a.T) + np.eye(n, dtype=dtype)
+    for fn, x in ((LINALG["inv"][0], a), (LINALG["det"][0], a), (LINALG["cholesky"][0], spd),
+                  (lambda m, v: m.linalg.solve(v, v), a), (LINALG["svdvals"][0], a), (LINALG["pinv"][0], a),
+                  (LINALG["qr-r"][0], a), (LINALG["eigvalsh"][0], spd), (LINALG["matrix_power--1"][0], a)):
+        want = fn(cnp, x)
+        got = fn(xp, da.from_array(x, chunks=chunks))
+        assert got.dtype == want.dtype
+        _close(got.compute(scheduler="sync"), want, rtol=1e-3, atol=1e-4)

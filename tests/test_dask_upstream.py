@@ -110,6 +110,11 @@ def test_lu_needs_square_blocks():
                 "linalg.py (inv, solve: _square_chunks)")
 
 
+def test_inv_upcasts_float32():
+    r = cda.linalg.inv(D(SPD.astype(np.float32)))
+    assert r.dtype == np.float64, fixed("inv of float32 giving float64", "linalg.py (inv: astype)")
+
+
 def test_qr_modes_and_chunkings():
     still_fails(lambda: cda.linalg.qr(D(SPD), mode="complete"), "qr(mode='complete')", "linalg.py (qr)")
     still_fails(lambda: cda.linalg.qr(D(SPD)), "qr of a matrix chunked both ways", "linalg.py (qr)")

@@ -5,7 +5,8 @@ wrong, each function naming its upstream defect (checked by
 Missing upstream: ``cross``, ``det``, ``slogdet``, ``eigh``, ``eigvalsh``,
 ``eig``, ``eigvals``, ``matrix_power``, ``pinv``.  Wrong or partial upstream:
 ``cholesky`` (returns the *upper* factor for ``upper=False``; no batching),
-``inv``/``solve`` (no batching; Dask's LU needs square blocks), ``qr`` (only
+``inv``/``solve`` (no batching; Dask's LU needs square blocks; ``inv``
+upcasts float32), ``qr`` (only
 tall-skinny or short-fat chunking, no ``mode="complete"``, no batching),
 ``svd``/``svdvals`` (``full_matrices=True`` unsupported, so ``svdvals`` always
 fails; no batching; only one-way chunking), ``matrix_rank`` (passes
@@ -31,7 +32,7 @@ import array_api_compat.dask.array as cda
 
 from . import chunks
 from .arrays import as_dask, norm_axis
-from .blocks import gufunc
+from .blocks import gufunc, probe
 from .toplevel import eye
 
 EighResult = cda.linalg.EighResult
@@ -131,11 +132,15 @@ def eigvals(x, /):
 
 
 def inv(x, /):
-    """2-D: Dask's LU-based inverse (blocked); stacks: per block."""
+    """2-D with square blocks: Dask's LU-based inverse (blocked); otherwise
+    per block.  Upstream: Dask's inverse of float32 (complex64) is float64
+    (complex128); cast back to the standard's dtype."""
     x = as_dask(x)
     _check_matrix(x, "inv")
     if _square_chunks(x):
-        return cda.linalg.inv(x)
+        r = cda.linalg.inv(x)
+        dtype = probe("linalg", "inv", np.dtype(x.dtype))
+        return r if r.dtype == dtype else r.astype(dtype)
     return gufunc("linalg", "inv", "(m,m)->(m,m)", x)
 
 
