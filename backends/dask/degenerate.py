@@ -68,10 +68,26 @@ def _has_empty_chunks(a):
 
 
 def without_empty_chunks(a):
-    """``a`` rechunked without its zero-length chunks (same values)."""
-    if not isinstance(a, da.Array) or not _has_empty_chunks(a):
+    """``a`` rechunked without its zero-length chunks (same values); an empty
+    ``a`` becomes a fresh one-block empty array (Dask's blocks of an empty
+    array do not always line up with its shape)."""
+    if not isinstance(a, da.Array) or has_unknown(a.shape):
+        return a
+    if a.size == 0:
+        if len(a.chunks) and all(len(cs) == 1 for cs in a.chunks):
+            return a
+        return da.from_array(_stand_in(a))
+    if not _has_empty_chunks(a):
         return a
     return a.rechunk(tuple(tuple(c for c in cs if c) for cs in a.chunks))
+
+
+def key_without_empty_chunks(key):
+    """An indexing key with its Dask index arrays rechunked without
+    zero-length chunks."""
+    if isinstance(key, tuple):
+        return tuple(without_empty_chunks(k) for k in key)
+    return without_empty_chunks(key)
 
 
 def _drop_empty_chunks(args, kwargs):

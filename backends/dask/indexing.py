@@ -17,6 +17,7 @@ import dask.array as da
 
 from .arrays import as_dask, has_unknown
 from .blocks import blockwise_with_whole
+from .degenerate import key_without_empty_chunks, without_empty_chunks
 from .keys import checked, dask_key, flat_index, normalize_key
 
 
@@ -34,8 +35,8 @@ def _dask_reads_like_numpy(entries, ndim):
 
 def getitem(xp, x, key, /):
     """``x[key]`` with NumPy's semantics for any key (lazy)."""
-    x = as_dask(x)
-    entries, _ = normalize_key(key, x.shape)
+    x = without_empty_chunks(as_dask(x))
+    entries, _ = normalize_key(key_without_empty_chunks(key), x.shape)
     if _dask_reads_like_numpy(entries, x.ndim):
         return x[dask_key(entries)]
     sel, out_shape = flat_index(x.shape, entries)
@@ -60,6 +61,8 @@ def getitem(xp, x, key, /):
 def take(x, indices, axis):
     """``x`` read at integer ``indices`` along ``axis`` (NumPy's ``take``), with
     the index checked and renamed (see :mod:`.keys`) before Dask sees it."""
+    x = without_empty_chunks(x)
     n = x.shape[axis]
+    indices = without_empty_chunks(indices)
     idx = checked(indices if isinstance(indices, da.Array) else np.asarray(indices), n)
     return da.take(x, idx, axis=axis)

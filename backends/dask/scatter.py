@@ -1,6 +1,7 @@
 """``setitem`` (functional ``x[key] = value``) and ``scatter_add`` (``x`` with
 ``values`` added at ``x[key]``, NumPy's ``np.add.at``): new lazy arrays with
-``x``'s dtype and chunks; ``x`` is never modified.
+``x``'s dtype and chunks (zero-length chunks dropped, see :mod:`.degenerate`);
+``x`` is never modified.
 
 Dask's own ``__setitem__`` is not used: it writes some keys to the wrong
 positions (``y[1, ::-1, :] = v`` reverses along the wrong axis; see
@@ -32,6 +33,7 @@ import array_api_compat
 
 from .arrays import as_dask, has_unknown, has_unknown_chunks
 from .blocks import LETTERS, blockwise_with_whole, offsets
+from .degenerate import without_empty_chunks, key_without_empty_chunks
 from .keys import basic_out_shape, flat_index, normalize_key
 
 #: ``scatter_add`` with integer-array keys accumulates into a dense buffer of
@@ -229,8 +231,9 @@ def scatter_add(xp, x, key, values, /):
     modified.  Lazy, with ``x``'s dtype and chunks (see the module
     docstring for how).  Boolean masks given as Dask arrays give
     unknown-length selections; those always take the per-block route."""
-    x = as_dask(x)
-    entries, has_array = normalize_key(key, x.shape)
+    x = without_empty_chunks(as_dask(x))
+    values = without_empty_chunks(values)
+    entries, has_array = normalize_key(key_without_empty_chunks(key), x.shape)
     if not has_array:
         return _place(x, entries, values, "add")
     if has_unknown_chunks(x):
@@ -260,8 +263,9 @@ def scatter_add(xp, x, key, values, /):
 def setitem(xp, x, key, value, /):
     """Functional ``x[key] = value``: a new (lazy) array; ``x`` is never
     modified.  Repeated integer indices: the last write wins, as in NumPy."""
-    x = as_dask(x)
-    entries, has_array = normalize_key(key, x.shape)
+    x = without_empty_chunks(as_dask(x))
+    value = without_empty_chunks(value)
+    entries, has_array = normalize_key(key_without_empty_chunks(key), x.shape)
     if not has_array:
         return _place(x, entries, value, "set")
     if has_unknown_chunks(x):
