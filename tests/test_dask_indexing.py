@@ -302,3 +302,22 @@ def test_gradient_of_a_write(name, request):
     xd, wd = D(x, (3, 5, 1)), D(w) if w.ndim else w
     for scale in (1.0, 0.5):
         _compare(f, (xd * scale, wd * scale), (x * scale, w * scale))
+
+
+ROUTE = ("the user's x[key] runs Dask's own indexing: the engine should record it as ext.getitem on "
+         "Dask (/work/notes/dask_engine_requests.md, 'route __getitem__')")
+
+
+@pytest.mark.xfail(strict=True, reason=ROUTE)
+def test_forward_value_of_a_negative_step_read():
+    xn = np.arange(5.0) + 1
+    f = lambda x: array_namespace(x).sum(x[-8::-1])  # noqa: E731  (NumPy: nothing selected)
+    np.testing.assert_allclose(np.asarray(yota.trace(f, D(xn, 3)).compute()), f(xn))
+
+
+@pytest.mark.xfail(strict=True, reason=ROUTE)
+def test_forward_value_of_an_out_of_range_lazy_index_raises():
+    xn = np.arange(4.0)
+    f = lambda x, i: array_namespace(x).sum(x[i])  # noqa: E731
+    with pytest.raises(IndexError):
+        yota.trace(f, D(xn), D(np.array([1, 7]), 2)).compute()  # Dask reads x[7] as x[3]

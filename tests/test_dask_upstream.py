@@ -267,3 +267,10 @@ def test_mask_then_compute_chunk_sizes_gives_zero_length_chunks():
     y = x[x[:, 0] > 25].compute_chunk_sizes()
     assert 0 in y.chunks[0]  # the case degenerate.py and inputs.prepare_inputs are for
     still_fails(lambda: y.max(), "max over zero-length chunks", "degenerate.py")
+
+
+def test_elementwise_op_over_zero_length_chunks_on_two_axes_duplicates_data():
+    x = D(np.arange(5.0).reshape(5, 1), chunks=((0, 5), (0, 1)))
+    got = compute(x + 1)
+    assert got.shape == (5, 2), fixed("blockwise handing tasks the wrong blocks around zero-length chunks",
+                                      "degenerate.py and inputs.prepare_inputs (zero-length chunks dropped)")
