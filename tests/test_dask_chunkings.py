@@ -275,7 +275,7 @@ def test_prepare_inputs_makes_zero_chunks_on_two_axes_safe():
     _close(got.compute(), yota.grad(f, xn)[1][1])
 
 
-@pytest.mark.xfail(strict=True, reason="the engine does not call yota.backends.dask.prepare_inputs yet: "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the engine does not call yota.backends.dask.prepare_inputs yet: "
                                        "operators (x + 1) run Dask's own blockwise on the zero-length chunks "
                                        "(/work/notes/dask_engine_requests.md)")
 def test_grad_over_zero_chunks_on_two_axes():

@@ -46,9 +46,14 @@ from .scatter import scatter_add, setitem
 from .xp import namespace
 
 __all__ = ["namespace", "scatter_add", "setitem", "getitem", "device", "to_float", "is_lazy",
-           "check_inputs", "prepare_inputs", "UnknownChunkSizesError", "reset"]
+           "replaces_getitem", "check_inputs", "prepare_inputs", "UnknownChunkSizesError", "reset"]
 
 is_lazy = True
+
+#: Dask's own ``x[key]`` gives wrong answers for some keys (see :mod:`.keys`):
+#: every read should go through :func:`getitem` (an engine request, see
+#: /work/notes/dask_engine_requests.md).
+replaces_getitem = True
 
 
 def device(x, /):

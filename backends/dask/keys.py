@@ -23,7 +23,6 @@ which gather and scatter use for keys Dask cannot do itself.
 """
 from __future__ import annotations
 
-import numbers
 import operator
 
 import numpy as np

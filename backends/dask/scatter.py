@@ -167,8 +167,11 @@ def _place(x, entries, value, mode):
             out[tuple(local)] = piece
         return out
 
+    # align_arrays=False: the value's blocks pair with x's by position (its
+    # chunks are x's block counts, not x's sizes); the output takes x's chunks
     y = da.blockwise(block, out_ind, *args, dtype=x.dtype, meta=x._meta, align_arrays=False)
-    assert y.chunks == x.chunks, (y.chunks, x.chunks)
+    if y.chunks != x.chunks:
+        raise AssertionError(f"Dask backend: placement changed the chunks {x.chunks} -> {y.chunks}")
     return y
 
 
