@@ -27,6 +27,10 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
                           (its device, its chunks) (testing)
 ``reset()``               empty the backend's own caches (``yota.reset()``)
 ``unknown_size_advice``   what to say when a size is unknown (lazy libraries)
+``prepare_inputs(leaves)`` the arrays to run on, made from the arrays passed in
+                          (Dask: zero-length chunks dropped); called on every call
+``replaces_getitem``      ``x[key]`` must run this backend's ``getitem``, not the
+                          library's own indexing (Dask's reads some keys wrongly)
 ========================  ==========================================================
 
 Everything but ``namespace`` has a default written against the standard alone
@@ -122,6 +126,8 @@ class Backend:
         self.transfer = transfer or f"{name}.asarray(x)"
         self.is_lazy = bool(getattr(module, "is_lazy", False))
         self.unknown_size_advice = getattr(module, "unknown_size_advice", "")
+        self.replaces_getitem = bool(getattr(module, "replaces_getitem", False))
+        self.prepare_inputs = getattr(module, "prepare_inputs", None)
         for hook in HOOKS:
             fn = getattr(module, hook, None) if module is not None else None
             # bound as plain attributes: generated code calls ext.scatter_add(...) on every op

@@ -104,14 +104,26 @@ def vjp(f: Callable, *args: Any, wrt: int | tuple[int, ...] | None = None) -> tu
 _FunctionType = type(_backend)
 
 
-def evaluate(f: Callable, *args: Any) -> Any:
+def evaluate(f: Callable, *args: Any, label: str | None = None) -> Any:
     """``f(*args)``, traced once and then run from the cache (like ``jax.jit``);
-    called on Tracers it records onto the outer trace. The transformations are
-    Python functions evaluated this way."""
-    return _call("trace", f, args, None)
+    called on Tracers it records onto the outer trace, in a section named
+    ``label``. The transformations are Python functions evaluated this way."""
+    return _call("trace", f, args, None, label=label)
 
 
-def _call(kind, f, args, seed, wrt=None, aux=False):
+def replay(fn, leaves, label: str):
+    """Run a compiled function on an outer trace's Tracers, its ops in a section named ``label``."""
+    backend = _backend(leaves)
+    ctx = backend._ctx
+    before = ctx.tape.section
+    ctx.tape.section = before if before.endswith(label) else f"{before}: {label}"
+    try:
+        return fn(backend.namespace, backend, *leaves), backend
+    finally:
+        ctx.tape.section = before
+
+
+def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
     # Fast path for the common call grad(plain_function, *arrays): a key made
     # without walking any structure, mapped to the entry the full key found.
     fast_key = None
@@ -130,8 +142,18 @@ def _call(kind, f, args, seed, wrt=None, aux=False):
     entry = cache.lookup(key)
     all_leaves = leaves + sleaves if sleaves else leaves
     if entry is not None:
-        backend = entry.backend or _backend(leaves)
-        out = cache.run(entry, all_leaves, backend)
+        if entry.backend is not None:
+            out = cache.run(entry, all_leaves, entry.backend)
+        else:  # nested: recorded onto the outer trace, in its own section
+            backend = _backend(leaves)
+            ctx = backend._ctx
+            before = ctx.tape.section
+            name = label or f"{kind} {entry.title}"
+            ctx.tape.section = before if before.endswith(name) else f"{before}: {name}"
+            try:
+                out = cache.run(entry, all_leaves, backend)
+            finally:
+                ctx.tape.section = before
         if out is not cache.MISS:
             cache.touch(key)
             if fast_key is not None:
@@ -141,11 +163,13 @@ def _call(kind, f, args, seed, wrt=None, aux=False):
     if kind == "linearize":
         traced.split = count_leaves(tree.items[1].items[-1])
     variant = make_variant(traced)
-    cache.store(key, None if traced.nested else traced.backend, variant, f"yota.{kind}({traced.tape.title})",
-                fast_key)
-    if traced.nested or kind in ("vjp", "linearize"):
-        # Nested: run the compiled function on the outer Tracers so the work is
-        # recorded on the outer tape. vjp: its forward half gives the residuals.
+    cache.store(key, None if traced.nested else traced.backend, variant, traced.tape.title, fast_key)
+    if traced.nested:
+        # run the compiled function on the outer Tracers, so that the work is
+        # recorded on the outer tape
+        out, backend = replay(variant.fn, all_leaves, label or f"{kind} {traced.tape.title}")
+        return variant.finish(out, backend)
+    if kind in ("vjp", "linearize"):  # the forward half gives the residuals
         backend = _backend(leaves)
         return variant.finish(variant.fn(backend.namespace, backend, *all_leaves), backend)
     return variant.finish(traced.outputs, traced.backend)

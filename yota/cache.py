@@ -80,6 +80,9 @@ def fast_lookup(fast_key) -> Entry | None:
 def run(entry: Entry, leaves, backend) -> Any:
     """The result of the first variant that fits, or `MISS`."""
     xp = backend.namespace
+    prepare = getattr(backend, "prepare_inputs", None)
+    if prepare is not None:
+        leaves = prepare(leaves)
     why = ""
     for i, v in enumerate(entry.variants):
         g = v.guards
@@ -124,7 +127,7 @@ def store(key, entry_backend, variant: Variant, title: str, fast_key=None) -> En
         if entry.traces >= RETRACE_WARNING and not entry.warned:
             entry.warned = True
             reason = entry.last_miss or "each call takes a path (branch, size) not seen before"
-            warnings.warn(f"yota: {entry.title} has been traced {entry.traces} times for arguments of the same "
+            warnings.warn(f"yota: {title} has been traced {entry.traces} times for arguments of the same "
                           f"shapes, because {reason}; every such call traces and compiles again. Branch on "
                           f"array comparisons that keep their outcome (`if loss < tol:`), pass changing numbers "
                           f"as arrays or Python floats (inputs, not constants), or use xp.where for "

@@ -29,11 +29,15 @@ _LOCK = threading.Lock()
 
 
 class _Writer:
-    """Writes literals, adding the ones that have no exact text form to a table."""
+    """Writes literals, adding the ones that have no exact text form to a table.
 
-    def __init__(self, n_consts: int):
+    ``traced``: the function will run on Tracers (a nested call), so ops that
+    are the identity at run time (``stop_gradient``) must still be recorded."""
+
+    def __init__(self, n_consts: int, traced: bool = False):
         self.extra: list = []
         self.base = n_consts
+        self.traced = traced
 
     def bind(self, value) -> str:
         self.extra.append(value)
@@ -88,7 +92,7 @@ class _Writer:
             if entry.prefix is not None and len(op.args) == 1 and not op.kwargs:
                 return f"{entry.prefix}{args[0]}"
             if entry.alias and len(op.args) == 1 and not op.kwargs:
-                return args[0]
+                return f"ext.record({fn!r}, {args[0]})" if self.traced else args[0]
         if fn == "__getitem__":
             return f"{args[0]}[{self.index(op.args[1])}]"
         if fn.startswith("ext."):
@@ -140,9 +144,10 @@ def generate(tape: Tape, name: str = "f", writer: _Writer | None = None, lines_o
     return "\n".join(lines) + "\n"
 
 
-def compile_tape(tape: Tape, name: str = "f"):
-    """The tape's generated function, with the constant table bound."""
-    w = _Writer(len(tape.consts))
+def compile_tape(tape: Tape, name: str = "f", traced: bool = False):
+    """The tape's generated function, with the constant table bound; ``traced``
+    when it will run on Tracers (a nested call)."""
+    w = _Writer(len(tape.consts), traced)
     guard_lines: dict[int, str] = {}
     src = generate(tape, name, w, guard_lines)
     consts = list(tape.consts) + w.extra

@@ -50,6 +50,8 @@ def implementation(name, xp, ext):
         if entry.alias:
             return _alias
     if name == "__getitem__":
+        if getattr(ext, "replaces_getitem", False):
+            return lambda x, key: ext.getitem(xp, x, key)
         return operator.getitem
     if name.startswith("ext."):
         f = getattr(ext, name[4:])
@@ -573,6 +575,9 @@ class TracingExt:
     Tracers (no conversion to floats or host arrays)."""
 
     is_lazy = True
+    replaces_getitem = False
+    prepare_inputs = None
+    unknown_size_advice = ""
 
     def __init__(self, ctx: Context):
         self._ctx = ctx
@@ -581,6 +586,10 @@ class TracingExt:
     @staticmethod
     def as_array(x):
         return x
+
+    def record(self, name, x):
+        """An op that is the identity at run time, recorded on the outer tape."""
+        return self._ctx.record(name, (x,), {})
 
     def __getattr__(self, name):
         if name.startswith("__"):

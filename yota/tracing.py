@@ -137,6 +137,8 @@ def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux
     sreal = [x.val if type(x) is Tracer else x for x in sleaves]
     backend = backends.select(real + sreal)
     backend.check_inputs(real)
+    if backend.prepare_inputs is not None:
+        real = list(backend.prepare_inputs(real))
     xp = backend.namespace
     ctx = Context(xp, backend, title(tree))
     own = owners(tree)

@@ -28,7 +28,8 @@ def optimize(tape: Tape) -> Tape:
 
 
 def lower(tape: Tape, backend, name: str = "f"):
-    """The function that runs ``tape`` (already optimized) on ``backend``'s arrays."""
+    """The function that runs ``tape`` (already optimized) on ``backend``'s arrays,
+    or, with ``backend=None``, on Tracers of an outer trace (a nested call)."""
     final = backend.transform(tape) if backend is not None else tape
-    fn = codegen.compile_tape(final, name)
+    fn = codegen.compile_tape(final, name, traced=backend is None)
     return backend.wrap(fn, final) if backend is not None else fn

@@ -17,6 +17,7 @@ through the ordinary derivative of ``f_fwd``, as JAX does. Arguments named in
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable
 
 from .. import api, errors
@@ -38,6 +39,7 @@ class custom_vjp:
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
         self._ops: dict = {}
+        self._in_fwd = threading.local()
         functools.update_wrapper(self, fun)
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
@@ -52,8 +54,8 @@ class custom_vjp:
         static = tuple(args[i] for i in self.nondiff_argnums)
         dyn = tuple(a for i, a in enumerate(args) if i not in self.nondiff_argnums)
         tree, flat = flatten_call(None, dyn, lambda x: ())
-        if not any(type(x) is Tracer for x in flat):
-            return self.fun(*args)
+        if not any(type(x) is Tracer for x in flat) or getattr(self._in_fwd, "depth", 0):
+            return self.fun(*args)  # untraced, or fwd calling the function itself: the primal
         key = (tree, tuple(_static_key(s) for s in static))
         op = self._ops.get(key)
         if op is None:
@@ -101,7 +103,12 @@ class _CustomOp:
 
     def _fwd_structured(self, flat):
         args, _ = self._args(flat)
-        out = self.cv.fwd(*args)
+        state = self.cv._in_fwd
+        state.depth = getattr(state, "depth", 0) + 1
+        try:
+            out = self.cv.fwd(*args)
+        finally:
+            state.depth -= 1
         if not (isinstance(out, tuple) and len(out) == 2):
             raise errors.RuleError(self.cv.__name__, TypeError(
                 f"fwd must return (value, residuals), got {type(out).__name__}"))

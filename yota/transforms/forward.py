@@ -18,6 +18,10 @@ from .. import api, errors
 from ._trees import check_tangents, leaves, vdot, zeros_like
 
 
+def _name(f) -> str:
+    return getattr(f, "__name__", None) or type(f).__name__
+
+
 def _vjp_dot(f, primals, tangents, u):
     """<J^T u, v> for f at primals."""
     _, g = api.grad(f, *primals, seed=u)
@@ -33,7 +37,7 @@ def _jvp_body(f, primals, tangents):
 def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     """``(f(*primals), J(primals) @ tangents)``; ``tangents`` mirror ``primals``."""
     check_tangents(primals, tangents, "yota.jvp")
-    return api.evaluate(_jvp_body, f, tuple(primals), tuple(tangents))
+    return api.evaluate(_jvp_body, f, tuple(primals), tuple(tangents), label=f"jvp({_name(f)})")
 
 
 def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -71,5 +75,5 @@ def hvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
     """``(f(*primals), H(primals) @ tangents)`` for a scalar ``f``: one array for
     one primal, a tuple like ``primals`` for several."""
     check_tangents(primals, tangents, "yota.hvp")
-    return api.evaluate(_hvp_body, f, tuple(primals), tuple(tangents))
+    return api.evaluate(_hvp_body, f, tuple(primals), tuple(tangents), label=f"hvp({_name(f)})")
 
