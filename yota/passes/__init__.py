@@ -14,11 +14,12 @@ from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .factor import factor
 from .fold import fold_fills
+from .shapes import simplify_shapes
 
-__all__ = ["optimize", "lower", "PIPELINE", "fold_fills", "eliminate_common_subexpressions", "factor",
-           "eliminate_dead_code"]
+__all__ = ["optimize", "lower", "PIPELINE", "simplify_shapes", "fold_fills", "eliminate_common_subexpressions",
+           "factor", "eliminate_dead_code"]
 
-PIPELINE = (fold_fills, eliminate_common_subexpressions, factor, eliminate_dead_code)
+PIPELINE = (simplify_shapes, fold_fills, eliminate_common_subexpressions, factor, eliminate_dead_code)
 
 
 def optimize(tape: Tape) -> Tape:
