@@ -8,6 +8,7 @@ variant (`program.py`), store it, and return this call's result.
 """
 from __future__ import annotations
 
+import gc
 import inspect
 from typing import Any, Callable
 
@@ -159,10 +160,18 @@ def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
             if fast_key is not None:
                 cache.remember_fast(fast_key, entry)
             return out
-    traced = trace_call(kind, tree, leaves, skey, sleaves, wrt, aux)
-    if kind == "linearize":
-        traced.split = count_leaves(tree.items[1].items[-1])
-    variant = make_variant(traced)
+    # A long trace makes millions of objects that all stay alive until it ends:
+    # the cyclic collector would walk them again and again (quadratic time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        traced = trace_call(kind, tree, leaves, skey, sleaves, wrt, aux)
+        if kind == "linearize":
+            traced.split = count_leaves(tree.items[1].items[-1])
+        variant = make_variant(traced)
+    finally:
+        if collecting:
+            gc.enable()
     cache.store(key, None if traced.nested else traced.backend, variant, traced.tape.title, fast_key)
     if traced.nested:
         # run the compiled function on the outer Tracers, so that the work is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import errors, ops
 from .tangents import ZeroTangent
+from .tape import dtype_name
 from .tracer import DIFF, PRIM, Context, Tracer, is_float
 
 __all__ = ["backward"]
@@ -109,15 +110,17 @@ def _give(ctx, ct, a, c, head, label):
         return
     if not isinstance(c, Tracer):
         c = ctx.ns.asarray(c) * ctx.ns.ones_like(a) if not hasattr(c, "shape") else c
-    if tuple(c.shape) != tuple(a.shape):
+    cv, av = c.val, a.val
+    cs, as_ = getattr(cv, "shape", ()), getattr(av, "shape", ())
+    if cs != as_ and tuple(cs) != tuple(as_):
         raise errors.RuleError(label, ValueError(
-            f"its pullback returned a cotangent of shape {tuple(c.shape)} for an argument of shape "
-            f"{tuple(a.shape)}"))
-    if c.dtype != a.dtype and hasattr(a.val, "dtype"):
-        if "complex" in str(c.dtype) and "complex" not in str(a.dtype):
+            f"its pullback returned a cotangent of shape {tuple(cs)} for an argument of shape {tuple(as_)}"))
+    a_dtype = getattr(av, "dtype", None)
+    if a_dtype is not None and getattr(cv, "dtype", None) != a_dtype:
+        if dtype_name(c.dtype).startswith("complex") and not dtype_name(a_dtype).startswith("complex"):
             c = ctx.ns.real(c)
-        if c.dtype != a.dtype and is_float(a.val):
-            c = ctx.ns.astype(c, a.dtype)
+        if c.dtype != a_dtype and is_float(av):
+            c = ctx.ns.astype(c, a_dtype)
     _note(ctx, c, f"{head}/d%{a.vid}")
     _add(ctx, ct, a, c, None)
 

@@ -4,6 +4,7 @@ that turns the flat outputs back into ``(value, grads)``.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 from . import errors, passes
@@ -16,11 +17,42 @@ from .tracing import Traced, spec
 __all__ = ["make_variant", "make_finisher", "split_vjp"]
 
 
+class _CompileOnFirstUse:
+    """The compiled function of a variant, made when the variant is first run.
+
+    The first call's result comes from the trace itself, so optimizing and
+    compiling can wait for the second call, and a call made once (a shape seen
+    once) never pays for them: for a long trace they cost as much as tracing."""
+
+    __slots__ = ("todo", "fn", "lock")
+
+    def __init__(self, traced: Traced):
+        self.todo = (traced.tape, traced.backend, traced.kind)  # not the trace's values: they may be large
+        self.fn = None
+        self.lock = threading.Lock()
+
+    def __call__(self, xp, ext, *leaves):
+        fn = self.fn
+        if fn is None:
+            with self.lock:
+                if self.fn is None:
+                    tape, backend, kind = self.todo
+                    self.fn = passes.lower(passes.optimize(tape), backend, kind)
+                    self.todo = None
+                fn = self.fn
+        return fn(xp, ext, *leaves)
+
+
 def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
-    """Optimize, lower and wrap ``traced``; ``tape`` overrides the optimized tape."""
+    """Optimize, lower and wrap ``traced``; ``tape`` overrides the optimized tape.
+
+    A plain call compiles on first use (see `_CompileOnFirstUse`); a vjp, a
+    linearize and a nested call run their compiled function at once."""
+    locs = [op.loc for op in (tape or traced.tape).ops if op.kind == GUARD]
+    if tape is None and not traced.nested and traced.kind in ("trace", "grad"):
+        return Variant(_CompileOnFirstUse(traced), make_finisher(traced), traced.guards, traced.rules, locs)
     tape = passes.optimize(traced.tape) if tape is None else tape
     backend = None if traced.nested else traced.backend
-    locs = [op.loc for op in tape.ops if op.kind == GUARD]
     if traced.kind in ("vjp", "linearize"):
         if traced.kind == "linearize":  # value: y; the tangent half: J v from the tangent inputs
             n_y = count_leaves(traced.out_tree.items[0])

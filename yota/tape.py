@@ -124,7 +124,7 @@ class Op:
     ``loc`` is the user's file:line that made it.
     """
 
-    __slots__ = ("kind", "outs", "fn", "args", "kwargs", "note", "out_type", "section", "loc")
+    __slots__ = ("kind", "outs", "fn", "args", "kwargs", "note", "out_type", "section", "loc", "_uses")
 
     def __init__(self, kind, outs: tuple, fn=None, args=(), kwargs=None, note="", out_type=None, section="forward",
                  loc=""):
@@ -137,6 +137,7 @@ class Op:
         self.out_type = out_type
         self.section = section
         self.loc = loc
+        self._uses = None
 
     @property
     def out(self) -> int:
@@ -148,12 +149,20 @@ class Op:
                  self.loc)
         for k, v in changes.items():
             setattr(new, k, v)
+        if "args" not in changes and "kwargs" not in changes:
+            new._uses = self._uses
         return new
 
     def uses(self) -> list[int]:
-        found: list[int] = []
-        map_args((self.args, self.kwargs), lambda v: found.append(v.id) or v)
-        return found
+        """The variables the op reads, in order (computed once: ops do not change)."""
+        u = self._uses
+        if u is None:
+            u = []
+            _collect(self.args, u)
+            if self.kwargs:
+                _collect(tuple(self.kwargs.values()), u)
+            self._uses = u
+        return u
 
     def fn_name(self) -> str:
         return self.fn.label if isinstance(self.fn, Const) else str(self.fn)
@@ -194,15 +203,34 @@ def map_args(x, var_fn: Callable[[Var], Any]):
     return x
 
 
+def _collect(x, found: list) -> None:
+    for a in x:
+        t = type(a)
+        if t is Var:
+            found.append(a.id)
+        elif t is tuple or t is list:
+            _collect(a, found)
+        elif t is dict:
+            _collect(tuple(a.values()), found)
+        elif t is slice:
+            _collect((a.start, a.stop, a.step), found)
+        elif t is DeviceOf:
+            found.append(a.var.id)
+
+
 def iter_vars(x) -> list[int]:
     found: list[int] = []
-    map_args(x, lambda v: found.append(v.id) or v)
+    _collect((x,), found)
     return found
 
 
 def rename_args(x, mapping: dict[int, int]):
     if not mapping:
         return x
+    vs: list = []
+    _collect((x,), vs)
+    if not any(v in mapping for v in vs):
+        return x  # the common case: nothing to rename, the same object back
     return map_args(x, lambda v: Var(mapping[v.id]) if v.id in mapping else v)
 
 
@@ -368,10 +396,29 @@ _DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "u
                 "float16", "float32", "float64", "complex64", "complex128")
 
 
+_NAME_OF: dict = {}
+
+
 def dtype_name(dtype) -> str:
     """The standard name of any library's dtype object (``float32``)."""
     if dtype is None:
         return ""
+    try:
+        hit = _NAME_OF.get(dtype)
+    except TypeError:
+        hit = None
+    if hit is not None:
+        return hit
+    out = _dtype_name(dtype)
+    try:
+        if len(_NAME_OF) < 256:
+            _NAME_OF[dtype] = out
+    except TypeError:
+        pass
+    return out
+
+
+def _dtype_name(dtype) -> str:
     name = getattr(dtype, "name", None)
     if isinstance(name, str) and name in _DTYPE_NAMES:
         return name
@@ -380,9 +427,16 @@ def dtype_name(dtype) -> str:
     return tail if tail in _DTYPE_NAMES else text
 
 
+_new_type = tuple.__new__  # VarType(...) without the generated __new__'s Python frame: once per op
+
+
 def type_of(value) -> VarType:
     dtype = getattr(value, "dtype", None)
     if dtype is None:
-        return VarType((), "py:" + type(value).__name__, None)
-    shape = tuple(None if (s is None or s != s) else int(s) for s in getattr(value, "shape", ()))
-    return VarType(shape, dtype_name(dtype), None)
+        return _new_type(VarType, ((), "py:" + type(value).__name__, None))
+    raw = getattr(value, "shape", ())
+    try:
+        shape = tuple(map(int, raw))
+    except (TypeError, ValueError):  # unknown sizes (None, nan) of a lazy library
+        shape = tuple(None if (s is None or s != s) else int(s) for s in raw)
+    return _new_type(VarType, (shape, dtype_name(dtype), None))

@@ -31,6 +31,7 @@ _OPFUNCS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operat
 _UNARY = {"-": operator.neg, "+": operator.pos, "~": operator.invert}
 
 SCALARS = (int, float, complex, bool)
+_PLAIN = frozenset({int, float, bool, str, type(None)})
 
 
 def _alias(x):
@@ -120,8 +121,8 @@ class Context:
 
     def _apply_rule(self, entry, rule, args, kwargs):
         args, kwargs = rule.bind(args, kwargs)
-        snap = tuple(_snapshot(a) for a in args)
-        kw = {k: _snapshot(v) for k, v in kwargs.items()}
+        snap = tuple([Tracer(a.val, a.vid, self, a.diff) if type(a) is Tracer else _snapshot(a) for a in args])
+        kw = {k: _snapshot(v) for k, v in kwargs.items()} if kwargs else kwargs
         self.mode = PRIM
         self.rules_used.add(entry.name)
         try:
@@ -132,6 +133,9 @@ class Context:
             raise errors.rule_failed(entry.label, e) from e
         finally:
             self.mode = DIFF
+        if type(y) is Tracer:  # the common case, inline
+            self.nodes.append((entry.name, snap, y, pullback))
+            return Tracer(y.val, y.vid, self, is_float(y.val))
         y = _aliased(y, self, entry.label)
         self.nodes.append((entry.name, snap, y, pullback))
         return _aliased(y, self, entry.label, diff=True)
@@ -148,13 +152,18 @@ class Context:
         impl = self._impl.get(name)
         if impl is None:
             impl = self._impl[name] = implementation(name, self.xp, self.ext)
-        vals = tuple(self._unwrap(a) for a in args)
-        kwvals = {k: self._unwrap(v) for k, v in kwargs.items()}
-        result = impl(*vals, **kwvals)
+        # (the common arguments, Tracers of this trace and numbers, inline: this runs once per op)
+        vals = [a.val if type(a) is Tracer and a.ctx is self else self._unwrap(a) for a in args]
+        if kwargs:
+            result = impl(*vals, **{k: self._unwrap(v) for k, v in kwargs.items()})
+            enc_kw = {k: self._encode(v) for k, v in kwargs.items()}
+        else:
+            result = impl(*vals)
+            enc_kw = {}
         tape = self.tape
         fn = name if isinstance(name, str) else tape.const(name, getattr(name, "__name__", None))
-        enc_args = tuple(self._encode(a) for a in args)
-        enc_kw = {k: self._encode(v) for k, v in kwargs.items()}
+        enc_args = tuple([Var(a.vid) if type(a) is Tracer else a if type(a) in _PLAIN else self._encode(a)
+                          for a in args])
         dependent = entry is not None and entry.data_dependent is not None and entry.data_dependent(args)
         # Only rules make differentiable values; a plain record (creation,
         # comparison, or an op inside a rule) has no derivative of its own.
@@ -622,7 +631,8 @@ def _with_an_array(ctx, args):
     written ``1.5 + s`` (a Python float, which the library's next function may
     refuse); the library's own function returns one of its scalars/arrays.
     Making the first operand an array keeps the library's semantics."""
-    if not args or any(_is_arrayish(a) for a in args):
+    if not args or (type(args[0]) is Tracer and hasattr(args[0].val, "shape")) or any(
+            _is_arrayish(a) for a in args):
         return args
     first = next((i for i, a in enumerate(args) if isinstance(a, (Tracer, int, float, complex))), None)
     if first is None:

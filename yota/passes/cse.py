@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import ops
-from ..tape import CALL, Const, Tape, rename_args
+from ..tape import CALL, Const, Tape, Var, rename_args
 
 
 def _pure(op, consts) -> bool:
@@ -31,10 +31,12 @@ def _hashable(x) -> bool:
 def literal_key(x):
     """A hashable key of an argument that equal only for identical literals."""
     t = type(x)
-    if t is list:
-        return ("list", tuple(literal_key(y) for y in x))
+    if t is Var:
+        return x
     if t is tuple:
-        return ("tuple", tuple(literal_key(y) for y in x))
+        return ("tuple", tuple([y if type(y) is Var else literal_key(y) for y in x]))
+    if t is list:
+        return ("list", tuple([literal_key(y) for y in x]))
     if t is dict:
         return ("dict", tuple((k, literal_key(v)) for k, v in x.items()))
     if t is slice:
@@ -61,8 +63,8 @@ def eliminate_common_subexpressions(tape: Tape) -> Tape:
                 op = op.replace(args=args, kwargs=kwargs)
         if op.kind == CALL and op.outs and _pure(op, tape.consts):
             try:
-                key = (literal_key(op.fn) if not isinstance(op.fn, str) else op.fn, literal_key(op.args),
-                       literal_key(op.kwargs))
+                key = (op.fn if isinstance(op.fn, str) else literal_key(op.fn), literal_key(op.args),
+                       literal_key(op.kwargs) if op.kwargs else None)
                 prev = seen.get(key)
             except TypeError:
                 key = prev = None

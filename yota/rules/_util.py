@@ -1,6 +1,8 @@
 """Small helpers the rules share, written against ``xp``."""
 from __future__ import annotations
 
+from ..tape import dtype_name
+
 
 def shape(x) -> tuple:
     return tuple(getattr(x, "shape", ()))
@@ -8,7 +10,7 @@ def shape(x) -> tuple:
 
 def is_complex(x) -> bool:
     dt = getattr(x, "dtype", None)
-    return dt is not None and ("complex" in str(dt))
+    return dt is not None and dtype_name(dt).startswith("complex")
 
 
 def real_dtype(xp, dt):
