@@ -371,3 +371,20 @@ def test_reset_empties_generated_sources(rng):
     yota.reset()
     assert not any(k.startswith("<yota") for k in linecache.cache)
     assert len(codegen._SOURCES) <= codegen.MAX_SOURCES
+
+
+def test_static_values_that_compare_equal_are_told_apart(rng):
+    x = rng.standard_normal(3)
+
+    def f(x, flag):
+        return namespace_of(x).sum(x) * (2.0 if flag is True else 3.0)
+
+    def g(x, c):
+        import math
+        return namespace_of(x).sum(x) * (5.0 if math.copysign(1.0, c.real) < 0 else 1.0)
+
+    for a, b in ((True, 1), (1, True)):
+        same(yota.grad(f, x, a), fresh(f, x, a))
+        same(yota.grad(f, x, b), fresh(f, x, b))
+    for c in (0j, complex(-0.0, 0.0), 0j):
+        same(yota.grad(g, x, c), fresh(g, x, c))

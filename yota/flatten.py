@@ -34,9 +34,12 @@ class FloatLeaf(NamedTuple):
 
 
 class Static(NamedTuple):
-    """A value that is part of the key; ``carry`` holds an unhashable object by identity."""
+    """A value that is part of the key; ``carry`` holds an unhashable object by
+    identity. ``exact`` keeps apart values that compare equal but are not the
+    same (``1`` and ``True``, ``0.0`` and ``-0.0``)."""
     value: Any
     carry: Any = None
+    exact: Any = None
     tag: str = "static"
 
 
@@ -129,10 +132,23 @@ def _kind(x, t):
     return _LOOK
 
 
+def _exact(x):
+    t = type(x)
+    if t is int or t is str or x is None:
+        return None  # the common cases: equal means the same
+    if isinstance(x, float):
+        return (t, x.hex() if x == x else "nan")
+    if isinstance(x, complex):
+        return (t, _exact(x.real), _exact(x.imag))
+    if isinstance(x, tuple):
+        return (t, tuple(_exact(y) for y in x))
+    return t
+
+
 def _static(x):
     try:
         hash(x)
-        return Static(x)
+        return Static(x, None, _exact(x))
     except TypeError:
         return Static(("id", id(x)), _Carry(x))
 
