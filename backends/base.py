@@ -26,6 +26,8 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
 ``from_numpy(a, like)``   ``a`` as an array of this library, placed like ``like``
                           (its device, its chunks) (testing)
 ``reset()``               empty the backend's own caches (``yota.reset()``)
+``content_key(x)``        a cheap exact key of a small host array's contents (for the
+                          guards on global arrays), or None
 ``unknown_size_advice``   what to say when a size is unknown (lazy libraries)
 ``prepare_inputs(leaves)`` the arrays to run on, made from the arrays passed in
                           (Dask: zero-length chunks dropped); called on every call
@@ -54,7 +56,7 @@ class MixedBackendError(TypeError):
     """Arrays that cannot meet in one tape (two libraries, two devices)."""
 
 HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
-         "as_array", "to_numpy", "from_numpy", "reset")
+         "as_array", "to_numpy", "from_numpy", "reset", "content_key")
 
 
 def _identity_transform(tape):
@@ -100,6 +102,10 @@ def _no_reset() -> None:
     return None
 
 
+def _no_content_key(x):
+    return None
+
+
 def _from_numpy(a, like):
     xp = array_api_compat.array_namespace(like)
     try:
@@ -112,7 +118,7 @@ _DEFAULTS: dict[str, Callable] = {
     "scatter_add": _generic.scatter_add, "setitem": _generic.setitem, "getitem": _generic.getitem,
     "device": _generic.device, "to_float": _generic.to_float, "transform": _identity_transform,
     "wrap": _no_wrap, "check_inputs": check_one_device, "as_array": _same, "to_numpy": _to_numpy,
-    "from_numpy": _from_numpy, "reset": _no_reset,
+    "from_numpy": _from_numpy, "reset": _no_reset, "content_key": _no_content_key,
 }
 
 

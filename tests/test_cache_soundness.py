@@ -388,3 +388,21 @@ def test_static_values_that_compare_equal_are_told_apart(rng):
         same(yota.grad(f, x, b), fresh(f, x, b))
     for c in (0j, complex(-0.0, 0.0), 0j):
         same(yota.grad(g, x, c), fresh(g, x, c))
+
+
+SMALL = np.array([1.0, -1.0])
+
+
+def test_small_global_arrays_are_guarded_by_contents(rng):
+    x = rng.standard_normal(3)
+
+    def f(x):
+        xp = namespace_of(x)
+        return xp.sum(x) * (2.0 if SMALL[0] > 0 else 3.0) + xp.sum(x * SMALL[1])
+
+    same(yota.grad(f, x), fresh(f, x))
+    SMALL[0] = -5.0  # in place: the branch taken at trace time changes
+    try:
+        same(yota.grad(f, x), fresh(f, x))
+    finally:
+        SMALL[0] = 1.0

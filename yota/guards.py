@@ -12,10 +12,14 @@ functions they lead to, and records each binding with its value. `Guards.check`
 then says, on every cached call, whether all of them are unchanged: objects by
 identity, numbers and strings by exact value (``0.0`` is not ``-0.0``).
 
-Not guarded (documented): names reached only through ``getattr(obj, name)``
-with a computed name, the contents of large global containers, and anything the
-code draws from outside Python's name lookup (random numbers, files): those run
-once, at trace time.
+Small global host arrays (up to 64 elements) are guarded by their contents
+too, since the code may have branched on them. Not guarded (documented):
+names reached only through ``getattr(obj, name)`` with a computed name, the
+contents of large global containers and arrays (the tape reads a global array
+by reference, so its new contents reach the arithmetic, but a Python decision
+made from them at trace time is not re-checked), and anything the code draws
+from outside Python's name lookup (random numbers, files): those run once, at
+trace time.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import sys
 import types
 from typing import Any
 
+from . import backends
 from .errors import _user_file
 from .flatten import Obj, Static, children, walk_codes
 
@@ -101,6 +106,8 @@ class Guards:
             env[f"h{i}"], env[f"e{i}"] = holder, expected
             if kind == "cell":
                 terms.append(f"h{i}.cell_contents is e{i}")
+            elif kind == "array":
+                terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and e{i}[2](e{i}[0]) == e{i}[1]")
             elif kind == "contents":
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and h{i}[{name!r}] == e{i}[1]")
             else:
@@ -126,6 +133,11 @@ class Guards:
                 now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
             except ValueError:
                 return False
+            if kind == "array":
+                obj, key, content = expected
+                if now is not obj or content(now) != key:
+                    return False
+                continue
             if kind == "contents":
                 if not _same_value(now, expected[1]):
                     return False
@@ -151,8 +163,12 @@ class Guards:
                 now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
             except ValueError:
                 return f"a closure cell of {name}"
-            ok = _same_value(now, expected[1]) if kind == "contents" else (
-                now is expected or (_is_value(now) and _same_value(now, expected)))
+            if kind == "array":
+                ok = now is expected[0] and expected[2](now) == expected[1]
+            elif kind == "contents":
+                ok = _same_value(now, expected[1])
+            else:
+                ok = now is expected or (_is_value(now) and _same_value(now, expected))
             if not ok:
                 return f"{_holder_name(holder)}.{name}" if kind != "cell" else f"a closure cell of {name}"
         return ""
@@ -184,6 +200,12 @@ class _Collector:
                 kind = "value"
             elif _small_container(value):
                 kind, value = "contents", (value, _snapshot(value))
+            elif hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, type):
+                # a small host array: Python decisions made from its values (an
+                # `if` on it, int(a[0])) are baked in, so its contents are guarded
+                content = backends.backend_of(value).content_key
+                key = content(value)
+                kind, value = ("array", (value, key, content)) if key is not None else ("id", value)
             else:
                 kind = "id"
         self.entries.append((kind, holder, name, value))
