@@ -31,6 +31,7 @@ from typing import Any
 from . import backends
 from .errors import _user_file
 from .flatten import Obj, Static, children, walk_codes
+from .tangents import is_array
 
 __all__ = ["Guards", "collect", "MAX_CONTAINER"]
 
@@ -200,7 +201,7 @@ class _Collector:
                 kind = "value"
             elif _small_container(value):
                 kind, value = "contents", (value, _snapshot(value))
-            elif hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, type):
+            elif not isinstance(value, (type, types.ModuleType)) and is_array(value):
                 # a small host array: Python decisions made from its values (an
                 # `if` on it, int(a[0])) are baked in, so its contents are guarded
                 content = backends.backend_of(value).content_key
