@@ -50,7 +50,8 @@ def fold_fills(tape: Tape) -> Tape:
         elif isinstance(a0, Var) and a0.id in fill and _moves_data(fn) and types.get(a0.id) is not None \
                 and out_t is not None and types[a0.id].dtype == out_t.dtype:
             fill[op.out] = fill[a0.id]
-        elif fn in ("multiply", "add", "subtract") and len(args) == 2 and not op.kwargs and out_t is not None:
+        elif fn in ("multiply", "add", "subtract", "divide") and len(args) == 2 and not op.kwargs \
+                and out_t is not None:
             folded = _fold(fn, args, fill, types, out_t)
             if folded is not None:
                 changed = True
@@ -88,7 +89,9 @@ def _fold(fn, args, fill, types, out_t):
     if fx is not None and fy is not None:
         if not _exact_arithmetic(out_t) or types.get(x.id) is None:
             return None
-        value = {"multiply": fx * fy, "add": fx + fy, "subtract": fx - fy}[fn]
+        if fn == "divide" and fy == 0:
+            return None
+        value = {"multiply": fx * fy, "add": fx + fy, "subtract": fx - fy, "divide": fx / fy if fy else 0}[fn]
         return "fill", value
     var, c, c_is_fill_of_x = (y, fx, True) if fx is not None else (x, fy, False)
     lit_c = None
@@ -97,8 +100,11 @@ def _fold(fn, args, fill, types, out_t):
         if _literal(var) is None or not _exact_arithmetic(out_t):
             return None
         lit = var
+        if fn == "divide" and (lit == 0 if c_is_fill_of_x else c == 0):
+            return None  # leave division by zero to the library
         value = {"multiply": c * lit, "add": c + lit if c_is_fill_of_x else lit + c,
-                 "subtract": c - lit if c_is_fill_of_x else lit - c}[fn]
+                 "subtract": c - lit if c_is_fill_of_x else lit - c,
+                 "divide": c / lit if c_is_fill_of_x else lit / c}[fn]
         return "fill", value
     if types.get(var.id) != out_t:
         return None  # the fill broadcast the other operand or changed its dtype
@@ -113,6 +119,10 @@ def _fold(fn, args, fill, types, out_t):
         return "args", (var, _as_literal(lit_c, out_t))
     if fn == "subtract":  # c - var
         return "args", (_as_literal(lit_c, out_t), var)
+    if fn == "divide":
+        if not c_is_fill_of_x:  # var / c
+            return ("same", var) if lit_c == 1 else ("args", (var, _as_literal(lit_c, out_t)))
+        return "args", (_as_literal(lit_c, out_t), var)  # c / var
     # add: var + 0 is not var for var = -0.0
     if lit_c == 0:
         return None
