@@ -74,6 +74,10 @@ def _moves_data(fn) -> bool:
     return entry is not None and entry.moves_data
 
 
+_ARITH = {"multiply": lambda a, b: a * b, "add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
+          "divide": lambda a, b: a / b}
+
+
 def _exact_arithmetic(t) -> bool:
     return t.dtype == "float64"
 
@@ -91,8 +95,7 @@ def _fold(fn, args, fill, types, out_t):
             return None
         if fn == "divide" and fy == 0:
             return None
-        value = {"multiply": fx * fy, "add": fx + fy, "subtract": fx - fy, "divide": fx / fy if fy else 0}[fn]
-        return "fill", value
+        return "fill", _ARITH[fn](fx, fy)
     var, c, c_is_fill_of_x = (y, fx, True) if fx is not None else (x, fy, False)
     lit_c = None
     if not isinstance(var, Var):
@@ -102,10 +105,8 @@ def _fold(fn, args, fill, types, out_t):
         lit = var
         if fn == "divide" and (lit == 0 if c_is_fill_of_x else c == 0):
             return None  # leave division by zero to the library
-        value = {"multiply": c * lit, "add": c + lit if c_is_fill_of_x else lit + c,
-                 "subtract": c - lit if c_is_fill_of_x else lit - c,
-                 "divide": c / lit if c_is_fill_of_x else lit / c}[fn]
-        return "fill", value
+        a, b = (c, lit) if c_is_fill_of_x else (lit, c)
+        return "fill", _ARITH[fn](a, b)
     if types.get(var.id) != out_t:
         return None  # the fill broadcast the other operand or changed its dtype
     lit_c = c
