@@ -84,7 +84,7 @@ def _op_label(tape, op) -> tuple[str, str]:
     full = op.render()
     lhs = ", ".join(f"%{o}" for o in op.outs) if op.outs else "_"
     head = f"{lhs} = {op.fn_name()}"
-    args = full[len(head):] if full.startswith(head) else full
+    args = full.removeprefix(head)
     spec = ", ".join(str(tape.types[o]) for o in op.outs if o in tape.types)
     first = f"{head}  {spec}" if spec else head
     second = _clip(args) + (f"  # {op.note}" if op.note else "")
@@ -203,7 +203,9 @@ def to_dot(tape) -> str:
         style = "filled,dashed" if "recompute" in c.section else "filled"
         lines.append(f"{pad}subgraph {c.name} {{")
         label = c.section.rsplit(":", 1)[-1].strip()
-        lines.append(f"{pad}  graph {_attrs({'label': label, 'style': style, 'fillcolor': family['cluster'], 'color': family['edge'], 'fontcolor': family['edge']})};")  # noqa: E501
+        look = {"label": label, "style": style, "fillcolor": family["cluster"], "color": family["edge"],
+                "fontcolor": family["edge"]}
+        lines.append(f"{pad}  graph {_attrs(look)};")
         lines.extend(f"{pad}  {n}" for n in c.nodes)
         for child in c.children.values():
             emit(child, depth + 1)
