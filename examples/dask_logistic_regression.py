@@ -24,25 +24,29 @@ over the data (the lazy gradients for ``X`` and ``y`` are never computed).
 
 Progress: a ``dask.diagnostics.ProgressBar`` with the local schedulers; with a
 ``distributed`` cluster, its dashboard link and ``distributed.progress``.
+The first two steps print the size of the Dask graph of the value and the
+gradients (tasks): the first call traces and compiles, the second runs the
+cached compiled function, and both build the same graph (give or take a task:
+Dask keys the NumPy parameters it embeds by their content, and the all-zero
+start shares one with another zero array).
+
+    pip install ".[dask]"    # Dask and distributed
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 import numpy as np
-import dask
-import dask.array as da
 from array_api_compat import array_namespace
 
-try:
-    import yota
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import yota
+import _common
+import yota
+
+dask = _common.require("dask", "dask", "Dask")
+da = _common.require("dask.array", "dask", "dask.array")
 
 
 def loss(w, b, X, y, l2):
@@ -60,6 +64,14 @@ def handwritten_grad(w, b, X, y, l2):
     return val, (dz @ X + 2 * l2 * w, dz.sum())
 
 
+def graph_tasks(*arrays) -> int:
+    """Tasks in the merged graph of lazy arrays (before Dask optimizes it)."""
+    tasks: dict = {}
+    for a in arrays:
+        tasks.update(dict(a.__dask_graph__()))
+    return len(tasks)
+
+
 def make_data(rows, features, chunk_rows, seed):
     rng = da.random.default_rng(seed)
     X = rng.standard_normal((rows, features), chunks=(chunk_rows, features))
@@ -70,13 +82,15 @@ def make_data(rows, features, chunk_rows, seed):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=2_000_000)
-    ap.add_argument("--features", type=int, default=20)
-    ap.add_argument("--chunk-rows", type=int, default=250_000)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--lr", type=float, default=1.0)
-    ap.add_argument("--l2", type=float, default=1e-4)
+    doc = __doc__.split("\n\n")
+    ap = argparse.ArgumentParser(description=doc[0], epilog="\n\n".join(doc[1:]),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=2_000_000, help="rows of X (default 2,000,000)")
+    ap.add_argument("--features", type=int, default=20, help="columns of X (default 20)")
+    ap.add_argument("--chunk-rows", type=int, default=250_000, help="rows per chunk (default 250,000)")
+    ap.add_argument("--steps", type=int, default=10, help="gradient descent steps (default 10)")
+    ap.add_argument("--lr", type=float, default=1.0, help="learning rate (default 1.0)")
+    ap.add_argument("--l2", type=float, default=1e-4, help="L2 penalty on w (default 1e-4)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scheduler", default=None,
                     help="address of a dask.distributed scheduler (tcp://host:8786); "
@@ -91,7 +105,8 @@ def main(argv=None):
 
     client = cluster = None
     if args.scheduler or args.local_cluster:
-        from distributed import Client, LocalCluster
+        distributed = _common.require("distributed", "dask", "dask.distributed")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
         if args.scheduler:
             client = Client(args.scheduler)
@@ -132,9 +147,13 @@ def main(argv=None):
             gw, gb = g[1], g[2]
         else:
             val, (gw, gb) = handwritten_grad(w, b, X, y, args.l2)
+        if step < 2:
+            call = "first call: trace + compile" if step == 0 else "second call: the cached function"
+            print(f"graph of the value and gradients: {graph_tasks(val, gw, gb)} tasks over "
+                  f"{X.numblocks[0]} chunks ({call}; yota traces so far: {yota.cache_info()['traces']})")
         val, gw, gb = compute(val, gw, gb)
         w = w - args.lr * np.asarray(gw)
-        b = b - args.lr * np.asarray(gb)
+        b = np.asarray(b - args.lr * np.asarray(gb))  # a 0-d array, not a NumPy scalar: the same cache key
         losses.append(float(val))
         print(f"step {step:3d}  loss {float(val):.6f}  |grad| {np.linalg.norm(gw):.3e}  "
               f"({time.perf_counter() - t0:.2f} s)", flush=True)

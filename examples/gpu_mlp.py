@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Train an MLP on the GPU with yota: CuPy arrays in, CuPy gradients out.
 
-    pip install cupy-cuda12x tqdm          # (or cupy-cuda13x); tqdm is optional
-    python examples/gpu_mlp.py [--steps 300] [--batch 512] [--graphs] [--no-fusion]
+    pip install ".[cupy]"                  # cupy-cuda12x (or pip install cupy-cuda13x); tqdm is optional
+    python examples/gpu_mlp.py [--steps 300] [--batch 512] [--graphs] [--no-fusion] [--cpu]
 
 The data are synthetic: inputs drawn at random, labels given by a random
 "teacher" network, so the loss has something to learn. The model is a plain
@@ -19,7 +19,6 @@ softmax pieces, their derivatives) into generated CUDA kernels;
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -28,11 +27,8 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-try:
-    import yota
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import yota
+import _common
+import yota
 
 
 @dataclass
@@ -90,37 +86,14 @@ def gpu_namespace():
         return None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
 
 
-def progress(iterable, total, desc):
-    """tqdm if installed, else a one-line text progress bar."""
-    try:
-        from tqdm import tqdm
-        return tqdm(iterable, total=total, desc=desc)
-    except ImportError:
-        return _TextBar(iterable, total, desc)
-
-
-class _TextBar:
-    def __init__(self, iterable, total, desc):
-        self.iterable, self.total, self.desc, self.post = iterable, total, desc, ""
-
-    def set_postfix_str(self, s):
-        self.post = s
-
-    def __iter__(self):
-        for i, x in enumerate(self.iterable, 1):
-            yield x
-            done = int(30 * i / self.total)
-            print(f"\r{self.desc}: [{'#' * done}{'.' * (30 - done)}] {i}/{self.total} {self.post}",
-                  end="", flush=True)
-        print()
-
-
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=512)
-    p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--lr", type=float, default=0.5)
+    doc = __doc__.split("\n\n")
+    p = argparse.ArgumentParser(description=doc[0], epilog="\n\n".join(doc[1:]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=300, help="SGD steps (default 300)")
+    p.add_argument("--batch", type=int, default=512, help="minibatch size (default 512)")
+    p.add_argument("--hidden", type=int, default=512, help="width of the two hidden layers (default 512)")
+    p.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--graphs", action="store_true", help="capture each step as a CUDA graph")
     p.add_argument("--no-fusion", action="store_true", help="turn elementwise kernel fusion off")
     p.add_argument("--cpu", action="store_true", help="train on NumPy even if a GPU is present")
@@ -130,7 +103,8 @@ def main(argv=None):
     xp, why = (None, "--cpu given") if args.cpu else gpu_namespace()
     if xp is None:
         import array_api_compat.numpy as xp
-        print(f"CuPy with a GPU is not available ({why}): training on NumPy (CPU) instead.")
+        hint = "" if args.cpu else ' (pip install ".[cupy]" on a machine with a GPU)'
+        print(f"CuPy with a GPU is not available ({why}): training on NumPy (CPU) instead{hint}.")
         device = "CPU (NumPy)"
         on_gpu = False
         sync = lambda: None  # noqa: E731
@@ -164,7 +138,7 @@ def main(argv=None):
         return x - lr * gx
 
     n_batches = n_train // args.batch
-    bar = progress(range(args.steps), args.steps, "training")
+    bar = _common.progress(range(args.steps), args.steps, "training")
     first = None
     losses = []
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ for _attr, _lib in _TRAPS.items():
 # keeps that one-time cost out of the first grad.
 _default_backend()
 from .api import cache_info, compile, grad, gradtape, reset, trace, vjp  # noqa: E402
+from .draw import draw  # noqa: E402
 from .errors import YotaError  # noqa: E402
 from .ext import ext  # noqa: E402
 from .ops import rrule  # noqa: E402
@@ -33,7 +34,7 @@ from .transforms import (checkpoint, custom_vjp, hessian, hvp, jacfwd, jacobian,
 __all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "update_", "Tangent", "ZeroTangent",
            "NoTangent", "primitive", "rrule", "stop_gradient", "Tape", "YotaError", "ext", "cache_info",
            "testing", "value_and_grad", "jvp", "linearize", "hvp", "checkpoint", "custom_vjp", "vmap", "jacrev",
-           "jacfwd", "jacobian", "hessian"]
+           "jacfwd", "jacobian", "hessian", "draw"]
 __version__ = "0.1.0"
 
 

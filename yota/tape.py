@@ -336,6 +336,11 @@ class Tape:
         lines.append(f"  return {vals}" if not rest else f"  return {vals}; grads " + ", ".join(_fmt(o) for o in rest))
         return "\n".join(lines)
 
+    def to_dot(self) -> str:
+        """Graphviz DOT source of this tape: ``yota.draw(tape, "tape.svg")`` renders it."""
+        from .draw import to_dot  # yota.draw imports nothing from yota: no cycle
+        return to_dot(self)
+
 
 class TapeBuilder:
     """The tape while tracing writes it."""
