@@ -83,6 +83,8 @@ def backend_of(x) -> Backend:
         if ns is None:
             ns = entry.namespace(x) if entry.namespace is not None else array_api_compat.array_namespace(x)
         entry.backend = Backend(entry.name, module, ns, entry.transfer)
+        # arrays of the joining libraries may come out of this backend's functions too
+        entry.backend.result_libraries = tuple(_REGISTRY[j].name if j in _REGISTRY else j for j in entry.joins)
     return entry.backend
 
 

@@ -134,6 +134,7 @@ class Backend:
         self.unknown_size_advice = getattr(module, "unknown_size_advice", "")
         self.replaces_getitem = bool(getattr(module, "replaces_getitem", False))
         self.prepare_inputs = getattr(module, "prepare_inputs", None)
+        self.result_libraries: tuple = ()
         for hook in HOOKS:
             fn = getattr(module, hook, None) if module is not None else None
             # bound as plain attributes: generated code calls ext.scatter_add(...) on every op

@@ -128,6 +128,15 @@ class BatchedControlFlowError(YotaError, TypeError):
     pass
 
 
+class MixedTraceError(YotaError, TypeError):
+    def __init__(self, lib, traced_on, where="the function's result"):
+        super().__init__(
+            f"{where} is a {lib} array, but the call was traced on {traced_on} (its arguments): a {lib} array "
+            f"from outside the arguments (a module global, an attribute) met the traced values, and the "
+            f"gradient through it would be lost or computed on the wrong library. Pass that array as an "
+            f"argument (or capture it in a closure) so that yota traces the call on {lib}.")
+
+
 class UnknownShapeError(YotaError, ValueError):
     def __init__(self, name, advice=""):
         super().__init__(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import threading
 
-from . import errors, ops
+from . import backends, errors, ops
 from .ops.table import DIFF as _NEEDS_RULE, NONDIFF as _NO_DERIVATIVE, NONE_DEFAULTS
 from .tape import CALL, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, VarType, iter_vars, type_of
 
@@ -90,6 +90,7 @@ class Context:
         self.on_guard = None  # a transformation's check on control flow (vmap: no batched branches)
         self.batched: set | None = None  # vmap: the variables that depend on a batched input
         self._impl: dict = {}
+        self._own_types: set = set()  # result types known to be this backend's arrays
 
     # ------------------------------------------------------------------ inputs
 
@@ -160,6 +161,8 @@ class Context:
         else:
             result = impl(*vals)
             enc_kw = {}
+        if type(result) not in self._own_types:
+            self._check_result(result, name)
         tape = self.tape
         fn = name if isinstance(name, str) else tape.const(name, getattr(name, "__name__", None))
         enc_args = tuple([Var(a.vid) if type(a) is Tracer else a if type(a) in _PLAIN else self._encode(a)
@@ -184,6 +187,25 @@ class Context:
         if dependent:
             self._shape_guard(out, result, name)
         return Tracer(result, out, self, False)
+
+    def _check_result(self, result, name):
+        """An op on this trace's values gave another library's array (a global
+        Dask array met a NumPy trace): the rest of the trace would run on the
+        wrong library; say so, and how to pass the array in."""
+        items = result if isinstance(result, (tuple, list)) else (result,)
+        for r in items:
+            if not hasattr(r, "shape") or isinstance(r, (int, float, complex)):
+                continue
+            from_lib = getattr(self.ext, "name", None)
+            lib = backends.library_name(r)
+            if from_lib is not None and lib != from_lib and lib not in self._allowed_libs():
+                raise errors.MixedTraceError(lib, from_lib, f"xp.{getattr(name, '__name__', name)}")
+        if not isinstance(result, (tuple, list)):
+            self._own_types.add(type(result))
+
+    def _allowed_libs(self):
+        # a backend's results may be arrays of the libraries that join it (NumPy chunks in Dask)
+        return getattr(self.ext, "result_libraries", ())
 
     def _mark_batched(self, args, kwargs, outs):
         if any(v in self.batched for v in iter_vars((args, kwargs))):

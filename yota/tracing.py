@@ -252,6 +252,13 @@ def _encode_out(ctx, o):
         return Var(o.vid)
     if isinstance(o, (bool, int, str)) or o is None:
         return o
+    if hasattr(o, "shape") and not isinstance(o, (float, complex)):
+        lib = backends.library_name(o)
+        if lib != ctx.ext.name and lib not in getattr(ctx.ext, "result_libraries", ()):
+            # another library's array that yota never saw being made: it was
+            # computed from a value outside the arguments (a global Dask array
+            # with NumPy arguments), and whatever traced values went into it are lost
+            raise errors.MixedTraceError(lib, ctx.ext.name)
     return ctx.tape.const(o, repr(o) if isinstance(o, (float, complex)) else None)
 
 

@@ -79,13 +79,7 @@ def _checkpoint_op(structured: _Structured, name: str) -> Primitive:
         out = prim(*flat)
 
         def pullback(gs):
-            ctx = next(x.ctx for x in flat if type(x) is Tracer)
-            before = ctx.tape.section
-            ctx.tape.section = f"{before}: recompute {name}"
-            try:
-                _, g = api.grad(flat_f, *flat, seed=tuple(gs))
-            finally:
-                ctx.tape.section = before
+            _, g = api._call("grad", flat_f, flat, tuple(gs), label=f"recompute {name}")
             return tuple(g[1:])
 
         return out, pullback
