@@ -5,10 +5,8 @@ extension, against a loop over the examples; the gradient tests' cases
 arguments, moved axes, out_axes=-1 and nested vmap."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-import yota
 from test_rules_linalg import CASES, EIG_CASES, EINSUM, near_diag, spd
 from test_vmap_indexing import combos, engine_xfail, floats, nested_check, vmap_check
 
