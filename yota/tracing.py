@@ -143,8 +143,9 @@ def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux
     ctx = Context(xp, backend, title(tree))
     own = owners(tree)
     tracers = []
+    forward_only = kind in ("trace", "linearize")  # nothing is differentiated here: no rules to run
     for v, n, owner in zip(real, names(tree), own):
-        diff = is_float(v) and (wrt is None or owner in wrt)
+        diff = not forward_only and is_float(v) and (wrt is None or owner in wrt)
         tracers.append(ctx.input(v, n, diff))
     # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
     inputs = [(t.vid, t.val) for t in tracers]

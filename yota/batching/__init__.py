@@ -77,6 +77,8 @@ def batch_tape(tape: Tape, values: Sequence[Any], in_dims: Sequence[int | None],
     for op in tape.ops:
         if op.kind == GUARD:
             var, expected = op.args
+            if op.fn == "shape" and dims.get(var.id) is not None:
+                continue  # the batched op that made it checked its own size (a rule's data-dependent call)
             if dims.get(var.id) is not None:
                 raise errors.BatchedControlFlowError("vmap: a guard on a batched value (use xp.where)",
                                                      where=op.loc or None)
@@ -169,7 +171,7 @@ def _per_example(ctx, fn, args, kwargs, dims, size):
             return a
         if isinstance(d, tuple):
             return type(a)(pick(x, dx, i) for x, dx in zip(a, d))
-        return a[i]
+        return a[i, ...]
 
     results = []
     for i in range(size):

@@ -8,14 +8,16 @@ from ._util import aligned, example_ndim
 
 
 def _example_rank(args, dims) -> int:
-    return max((example_ndim(a, d) for a, d in zip(args, dims) if hasattr(a, "shape")), default=0)
+    # (a dtype class such as np.float64 has a `shape` descriptor: only arrays count)
+    return max((example_ndim(a, d) for a, d in zip(args, dims) if hasattr(a, "shape") and not isinstance(a, type)),
+               default=0)
 
 
 def elementwise(name):
     def rule(xp, dims, *args, **kwargs):
         r = _example_rank(args, dims)
         for k, a in kwargs.items():  # clip's min/max may be keywords
-            if hasattr(a, "shape"):
+            if hasattr(a, "shape") and not isinstance(a, type):
                 r = max(r, example_ndim(a, dims.kw.get(k)))
         new = tuple(aligned(xp, a, d, r) for a, d in zip(args, dims))
         kw = {k: aligned(xp, a, dims.kw.get(k), r) for k, a in kwargs.items()}
