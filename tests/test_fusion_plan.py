@@ -684,3 +684,25 @@ def test_small_regions_are_left_below_min_size():
     tape = yota.gradtape(chain, x)
     assert len(fplan.plan(tape, min_size=64).regions) == 2
     assert fplan.plan(tape, min_size=65).regions == []
+
+
+@needs_gxx
+def test_emitted_c_keeps_nan_and_signed_zeros(tmp_path):
+    def f(x, y):
+        xp = array_namespace(x)
+        return (xp.sign(x) * 1.0, xp.maximum(x, y) * 1.0, xp.minimum(x, y) + 0.0 * x, xp.where(x > y, -0.0, x) * 1.0,
+                xp.abs(x) * -1.0)
+
+    s = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1.5, -2.0]
+    a, b = np.meshgrid(s, s)
+    args = (a.ravel(), b.ravel())
+    _, tape = yota.trace(f, *args)
+    plan = cplan(tape)
+    lib = HostKernels(plan.regions, str(tmp_path))
+    got = codegen.compile_tape(fplan.rewrite(tape, plan, lib.call), "trace")(xp, np_ext, *args)
+    with np.errstate(all="ignore"):
+        want = codegen.compile_tape(tape, "trace")(xp, np_ext, *args)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        np.testing.assert_array_equal(g[~np.isnan(w)], w[~np.isnan(w)])
+        np.testing.assert_array_equal(np.signbit(g[~np.isnan(w)]), np.signbit(w[~np.isnan(w)]))

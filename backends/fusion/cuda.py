@@ -130,8 +130,8 @@ def expression(e: Expr) -> str:
             return f"{_fname('fabs', ct)}({a})"
         return f"({a} < 0 ? ({t})(-{a}) : {a})" if kind_of(ct) == "i" else a
     if fn == "sign":
-        if kind_of(ct) == "f":  # keeps NaN, and zero's sign
-            return f"({a} > 0 ? ({t})1 : ({a} < 0 ? ({t})-1 : {a}))"
+        if kind_of(ct) == "f":  # keeps NaN; both zeros give +0, as NumPy's and CuPy's sign do
+            return f"({a} > 0 ? ({t})1 : ({a} < 0 ? ({t})-1 : ({a} == 0 ? ({t})0 : {a})))"
         return f"(({t})(({a} > 0) - ({a} < 0)))"
     if fn == "reciprocal":
         return f"({_lit(1, ct)} / {a})"
