@@ -6,6 +6,11 @@ peak. Only buffers that the tape itself made by an elementwise op, and that
 no other op may view, are reused: never an input (the caller's array), never
 the result of a reshape, transpose or indexing (a view of a live array).
 Which ops qualify, and their ufunc names, come from the op table.
+
+On NumPy this pass runs after fusion (``backends/fusion/``), on the ops left
+as NumPy calls: a fused kernel's call is no ufunc, so a value it reads is
+never overwritten while it may still read it, and the arrays it returns are
+never taken as buffers.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ generated ``cupy.ElementwiseKernel``s, and optional CUDA graphs.
 Fusion (on by default; ``use_fusion(False)`` or ``YOTA_CUPY_FUSION=0`` turns
 it off). Before a gradient tape is compiled for CuPy arrays,
 ``transform`` groups its elementwise ops (forward and backward) into
-regions (see ``backends/_fusion.py``) and replaces each region by one call of
+regions (see ``backends/fusion/``) and replaces each region by one call of
 a generated ElementwiseKernel: inputs are the values the region reads,
 outputs the values used after it; intermediates stay in registers. Kernels
 are cached per (parameter dtypes, source). float32 regions compute in
@@ -54,7 +54,9 @@ import array_api_compat.cupy as namespace  # noqa: F401  (this backend's xp)
 import cupy
 import cupyx
 
-from . import _fusion, _generic, settings_changed
+from . import _generic, settings_changed
+from .fusion import cuda as _cuda
+from .fusion import emitter as _emitter
 
 __all__ = ["use_fusion", "use_cuda_graphs", "transform", "wrap", "fusion_plan", "device", "to_float",
            "setitem", "scatter_add", "getitem", "is_lazy", "FusedKernel", "GraphCall"]
@@ -192,11 +194,12 @@ class FusedKernel:
     CuPy broadcasts the inputs against the preallocated outputs, so inputs of
     smaller shapes (biases, row statistics, broadcast scalars) are read in place."""
 
-    __slots__ = ("key", "name", "shape", "dtypes", "single", "kernel", "region")
+    __slots__ = ("key", "name", "shape", "dtypes", "single", "kernel", "region", "source")
 
     def __init__(self, region):
-        self.key = region.key
-        self.name = region.name
+        self.source = _cuda.source(region)
+        self.key = self.source.key
+        self.name = self.source.name
         self.shape = tuple(region.shape)
         self.dtypes = [cupy.dtype(region.dtypes[v]) for v in region.outputs]
         self.single = len(region.outputs) == 1
@@ -215,17 +218,18 @@ class FusedKernel:
         return f"FusedKernel({self.name})"
 
 
+_EMITTER = _cuda.CudaEmitter(FusedKernel)
+
+
 def fusion_plan(tape):
     """The regions ``transform`` would fuse (``print`` it)."""
-    return _fusion.plan(tape)
+    return _emitter.plan_for(tape, _EMITTER)
 
 
 def transform(tape):
     """The tape the CuPy backend compiles: each elementwise region one fused kernel."""
     if _FUSION:
-        plan = _fusion.plan(tape)
-        if plan.regions:
-            return _fusion.rewrite(tape, plan, FusedKernel)
+        return _emitter.fuse(tape, _EMITTER)
     return tape
 
 

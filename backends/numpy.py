@@ -1,17 +1,53 @@
-"""NumPy: scatter-add through ``np.add.at``; everything else is array-api-compat's.
+"""NumPy: scatter-add through ``np.add.at``, elementwise fusion into numexpr
+kernels, ``out=`` buffer reuse; everything else is array-api-compat's.
 
-Both operations accept any key NumPy's ``x[key]`` accepts (ints, slices,
-``...``, ``None``, boolean masks alone or among other entries, several integer
-arrays broadcasting together) and return a new array of ``x``'s dtype; ``x``
-is never modified.
+``setitem`` and ``scatter_add`` accept any key NumPy's ``x[key]`` accepts
+(ints, slices, ``...``, ``None``, boolean masks alone or among other entries,
+several integer arrays broadcasting together) and return a new array of
+``x``'s dtype; ``x`` is never modified.
+
+Fusion (on by default; ``use_fusion(False)`` or ``YOTA_NUMPY_FUSION=0`` turns
+it off). Before a tape is compiled for NumPy arrays, ``transform`` groups its
+elementwise ops (forward and backward) into regions (``backends/fusion/``)
+and runs each region of at least ``FUSION_MIN_SIZE`` elements as one
+multithreaded numexpr kernel (``backends/fusion/numexpr.py``): intermediates
+stay in cache-sized blocks instead of a full array per op. Only what numexpr
+computes exactly as NumPy does fuses (same dtypes and shapes, NaN and signed
+zeros; transcendental functions within a few ulp, see that module); the
+rest stays NumPy calls, which then write into dead temporaries' buffers
+(``_reuse.py``). numexpr's thread count is numexpr's own setting
+(``numexpr.set_num_threads``, ``NUMEXPR_MAX_THREADS``). To see what fuses::
+
+    from yota.backends import numpy as yn
+    print(yn.fusion_plan(yota.gradtape(loss, params, X)))   # the regions
+    print(yn.transform(yota.gradtape(loss, params, X)))     # the rewritten tape
+
+Switching fusion empties yota's cache (``yota.reset()``), so the next call
+compiles with the new setting.
 """
 from __future__ import annotations
+
+import functools
+import os
 
 import array_api_compat.numpy as namespace  # noqa: F401  (this backend's xp)
 import numpy as np
 
+from yota import codegen
+
+from . import backend_of, settings_changed
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)
 from ._reuse import reuse_buffers
+from .fusion import emitter as _emitter
+from .fusion import plan as _plan
+
+try:
+    from .fusion import numexpr as _numexpr
+except ImportError:  # numexpr not installed: NumPy calls only
+    _numexpr = None
+
+__all__ = ["use_fusion", "fusion_plan", "transform", "reset", "setitem", "scatter_add", "getitem", "device",
+           "to_float", "as_array", "to_numpy", "FUSION_MIN_SIZE"]
 
 unknown_size_advice = ""
 
@@ -51,10 +87,65 @@ def scatter_add(xp, x, key, values):
     return y
 
 
+# --------------------------------------------------------------------------- fusion
+
+#: Regions of fewer elements stay NumPy calls: a numexpr call costs a few
+#: microseconds more than a ufunc's (argument checks, its iterator, waking its
+#: threads), which the saved passes over memory repay only on larger arrays.
+FUSION_MIN_SIZE = 1 << 15
+
+_FUSION = os.environ.get("YOTA_NUMPY_FUSION", "1").strip().lower() not in ("0", "false", "no", "off") \
+    and _numexpr is not None
+_EMITTER = _numexpr.NumexprEmitter() if _numexpr is not None else None
+
+
+def use_fusion(flag: bool = True) -> bool:
+    """Turn numexpr fusion on or off; returns the previous setting. Empties
+    yota's cache so the next call compiles with the new setting."""
+    global _FUSION
+    if flag and _numexpr is None:
+        raise ModuleNotFoundError("yota.backends.numpy.use_fusion(True) needs numexpr: pip install numexpr")
+    prev, _FUSION = _FUSION, bool(flag)
+    if prev != _FUSION:
+        settings_changed()
+    return prev
+
+
+def fusion_plan(tape):
+    """The regions ``transform`` would fuse (``print`` it)."""
+    if _EMITTER is None:
+        raise ModuleNotFoundError("fusion on NumPy needs numexpr: pip install numexpr")
+    return _emitter.plan_for(tape, _EMITTER, min_size=FUSION_MIN_SIZE)
+
+
+def reset():
+    """Drop the compiled numexpr programs (``yota.reset()``)."""
+    if _numexpr is not None:
+        _numexpr.clear()
+
+
+def _fuse(tape):
+    plan = _emitter.plan_for(tape, _EMITTER, min_size=FUSION_MIN_SIZE)
+    if not plan.regions:
+        return tape
+    ext = backend_of(np.empty(()))
+
+    def kernel(region):
+        # the region's own NumPy calls, run instead while np.errstate asks for errors to raise
+        reference = codegen.compile_tape(_plan.region_tape(tape, region), "fused_region")
+        return _EMITTER.compile(region, functools.partial(reference, namespace, ext))
+
+    return _plan.rewrite(tape, plan, kernel)
+
+
 def transform(tape):
-    """Elementwise results go into dead temporaries' buffers (``out=``), and
+    """Large elementwise regions become numexpr kernels; then the remaining
+    elementwise results go into dead temporaries' buffers (``out=``), and
     sums call the ufunc reduction directly (``np.sum``'s Python wrapper costs
-    about a microsecond a call, which small models pay on every op)."""
+    about a microsecond a call, which small models pay on every op). Fusion
+    runs first so that buffer reuse only rewrites what stays NumPy calls."""
+    if _FUSION:
+        tape = _fuse(tape)
     tape = reuse_buffers(tape, lambda name: getattr(np, name))
     sums = [i for i, op in enumerate(tape.ops) if op.kind == "call" and op.fn == "sum"
             and set(op.kwargs) <= {"axis", "keepdims"}]

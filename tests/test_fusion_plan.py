@@ -1,10 +1,12 @@
-"""The elementwise-fusion planner (backends/_fusion.py), on the CPU.
+"""The elementwise-fusion planner (backends/fusion/plan.py) and its CUDA C
+emitter (backends/fusion/cuda.py), on the CPU.
 
 The CuPy backend turns each planned region into a ``cupy.ElementwiseKernel``;
-here the plan is checked without a GPU:
+here the plan is checked without a GPU (the numexpr emitter has its own file,
+tests/test_numpy_fusion.py):
 
 * structure: which ops fuse, what splits regions, inputs/outputs, dtypes of
-  the emitted C;
+  the emitted C; what the emitter cannot express stays a plain call;
 * numerics: the rewritten tape runs on NumPy with each region executed by a
   NumPy interpreter of its expressions (``Region.exprs``) and, where a C++
   compiler exists, by the emitted C body compiled for the host; both must
@@ -26,10 +28,16 @@ from array_api_compat import array_namespace
 
 import yota
 from yota import codegen
-from yota.backends import _fusion
+from yota.backends.fusion import cuda
+from yota.backends.fusion import plan as fplan
 from yota.backends import numpy as np_ext
 
 xp = np_ext.namespace  # runs compiled tapes; traced functions take array_namespace(x)
+
+
+def cplan(tape, **kw):
+    """The plan the CuPy backend makes: what the CUDA C emitter can write."""
+    return fplan.plan(tape, cuda.can_emit, **kw)
 
 
 # --------------------------------------------------------------------------- workloads
@@ -165,23 +173,24 @@ static inline double __longlong_as_double(long long x) { double f; std::memcpy(&
 
 
 def _wrapper(region, device):
+    src = cuda.source(region)
     params = []
     loads = []
     for v in region.inputs:
-        t = _fusion.C_TYPES[region.dtypes[v]]
+        t = cuda.C_TYPES[region.dtypes[v]]
         params.append(f"const {t}* p_v{v}")
         loads.append(f"const {t} v{v} = p_v{v}[_i];")
     for v in region.outputs:
-        t = _fusion.C_TYPES[region.dtypes[v]]
+        t = cuda.C_TYPES[region.dtypes[v]]
         params.append(f"{t}* p_o{v}")
         loads.append(f"{t}& o{v} = p_o{v}[_i];")
     sig = ", ".join(["long long n"] + params)
-    body = "\n      ".join(loads + ["{"] + region.body.splitlines() + ["}"])
+    body = "\n      ".join(loads + ["{"] + src.body.splitlines() + ["}"])
     if device:
-        return (f'extern "C" __global__ void {region.name}({sig}) {{\n'
+        return (f'extern "C" __global__ void {src.name}({sig}) {{\n'
                 f"  long long _i = blockIdx.x * (long long)blockDim.x + threadIdx.x;\n"
                 f"  if (_i < n) {{\n      {body}\n  }}\n}}\n")
-    return (f'extern "C" void {region.name}({sig}) {{\n'
+    return (f'extern "C" void {src.name}({sig}) {{\n'
             f"  for (long long _i = 0; _i < n; ++_i) {{\n      {body}\n  }}\n}}\n")
 
 
@@ -189,7 +198,7 @@ class HostKernels:
     """Every region of some plans compiled into one shared library."""
 
     def __init__(self, regions, tmp):
-        regions = list({r.name: r for r in regions}.values())
+        regions = list({cuda.source(r).name: r for r in regions}.values())
         src = _HOST_PRELUDE + "\n".join(_wrapper(r, device=False) for r in regions)
         path = os.path.join(tmp, "fused.cpp")
         with open(path, "w") as f:
@@ -201,7 +210,7 @@ class HostKernels:
         self.lib = ctypes.CDLL(lib)
 
     def call(self, region):
-        fn = getattr(self.lib, region.name)
+        fn = getattr(self.lib, cuda.source(region).name)
 
         def run(*args):
             ins = [np.array(np.broadcast_to(np.asarray(a, dtype=region.dtypes[v]), region.shape), order="C")
@@ -229,7 +238,7 @@ def _nvcc():
 def test_chain_forward_and_backward_are_one_kernel_each():
     x = np.linspace(-2, 2, 64, dtype=np.float32)
     tape = yota.gradtape(chain, x)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     assert len(plan.regions) == 2, plan
     fwd, bwd = plan.regions
     assert fwd.fns.count("sin") == 6 and "cos" not in fwd.fns
@@ -245,15 +254,16 @@ def test_chain_forward_and_backward_are_one_kernel_each():
     assert all(fn not in ("sum", "reshape") for r in plan.regions for fn in r.fns)
     # float32: float math only, Python scalars cast to float
     for r in plan.regions:
-        assert "double" not in r.body and "float32" in r.in_params + r.out_params
-    assert "sinf(v1)" in fwd.body and "((float)1.01)" in fwd.body and "((float)0.5)" in fwd.body
-    assert "cosf(" in bwd.body
+        c = cuda.source(r)
+        assert "double" not in c.body and "float32" in c.in_params + c.out_params
+    assert "sinf(v1)" in cuda.source(fwd).body and "((float)1.01)" in cuda.source(fwd).body
+    assert "((float)0.5)" in cuda.source(fwd).body and "cosf(" in cuda.source(bwd).body
 
 
 def test_float64_gives_double_kernels():
     x = np.linspace(-2, 2, 64)
-    plan = _fusion.plan(yota.gradtape(chain, x))
-    fwd = plan.regions[0]
+    plan = cplan(yota.gradtape(chain, x))
+    fwd = cuda.source(plan.regions[0])
     assert "const double v2 = sin(v1);" in fwd.body and "sinf" not in fwd.body
     assert "((double)1.01)" in fwd.body and "float" not in fwd.body.replace("float64", "")
     assert fwd.in_params == "float64 v1"
@@ -263,8 +273,8 @@ def test_rewritten_tape_calls_kernels_and_keeps_the_rest():
     x = np.linspace(-2, 2, 64, dtype=np.float32)
     tape = yota.gradtape(chain, x)
     before = tape.render()
-    plan = _fusion.plan(tape)
-    new = _fusion.rewrite(tape, plan, Interpreted)
+    plan = cplan(tape)
+    new = fplan.rewrite(tape, plan, Interpreted)
     assert tape.render() == before  # the user's tape is not changed
     fns = [op.fn_name() for op in new.ops]
     assert sum(1 for f in fns if f.startswith("yota_fused")) == 2
@@ -283,7 +293,7 @@ def test_mlp_layer_matmul_and_sum_split_regions():
     b = rng.standard_normal(5).astype(np.float32)
     X = rng.standard_normal((8, 6)).astype(np.float32)
     tape = yota.gradtape(mlp_layer, W, b, X)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     for r in plan.regions:
         assert not {"matmul", "sum", "matrix_transpose", "reshape"} & set(r.fns)
     fwd = plan.regions[0]
@@ -300,7 +310,7 @@ def test_mlp_layer_matmul_and_sum_split_regions():
 def test_mlp_softmax_row_statistics_are_recomputed_in_kernels():
     args = mlp_args(np.random.default_rng(1))
     tape = yota.gradtape(mlp, *args)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     # log(row sum) (shape (B, 1)) is computed inside the (B, N) kernel that uses it
     r = next(r for r in plan.regions if "log" in r.fns)
     log_expr = next(e for e in r.exprs if e.fn == "log")
@@ -313,7 +323,7 @@ def test_mlp_softmax_row_statistics_are_recomputed_in_kernels():
 
 def test_single_ops_are_left_alone():
     x = np.ones(5, np.float32)
-    plan = _fusion.plan(yota.gradtape(lambda x: array_namespace(x).sum(x * 2.0), x))
+    plan = cplan(yota.gradtape(lambda x: array_namespace(x).sum(x * 2.0), x))
     assert plan.regions == []
 
 
@@ -327,22 +337,25 @@ def test_guards_close_regions():
 
     x = np.linspace(0, 1, 16)
     tape = yota.gradtape(f, x)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     guard_pos = next(i for i, op in enumerate(tape.ops) if op.kind == "guard")
     for r in plan.regions:
         assert all(p < guard_pos for p in r.positions) or all(p > guard_pos for p in r.positions)
-    got = run_tape(_fusion.rewrite(tape, plan, Interpreted), [x])
+    got = run_tape(fplan.rewrite(tape, plan, Interpreted), [x])
     want = run_tape(tape, [x])
     assert_same(got, want, 1e-12)
 
 
 def test_kernel_key_depends_on_dtypes_and_source():
     x32 = np.linspace(-1, 1, 8, dtype=np.float32)
-    p1 = _fusion.plan(yota.gradtape(chain, x32))
-    p2 = _fusion.plan(yota.gradtape(chain, np.linspace(-3, 3, 100, dtype=np.float32)))
-    p3 = _fusion.plan(yota.gradtape(chain, x32.astype(np.float64)))
-    assert [r.key for r in p1.regions] == [r.key for r in p2.regions]  # shape is not in the source
+    p1 = cplan(yota.gradtape(chain, x32))
+    p2 = cplan(yota.gradtape(chain, np.linspace(-3, 3, 100, dtype=np.float32)))
+    p3 = cplan(yota.gradtape(chain, x32.astype(np.float64)))
+    key = [cuda.source(r).key for r in p1.regions]
+    assert key == [cuda.source(r).key for r in p2.regions]  # shape is not in the source
+    assert [r.name for r in p1.regions] == [r.name for r in p2.regions]  # nor in the region's name
     assert {r.name for r in p1.regions}.isdisjoint(r.name for r in p3.regions)
+    assert {cuda.source(r).name for r in p1.regions}.isdisjoint(cuda.source(r).name for r in p3.regions)
 
 
 # --------------------------------------------------------------------------- numerics
@@ -436,9 +449,9 @@ ALL_CASES = list(_cases())
 @pytest.mark.parametrize("name,f,args,rtol", ALL_CASES, ids=[c[0] for c in ALL_CASES])
 def test_interpreted_plan_matches_unfused(name, f, args, rtol):
     tape = yota.gradtape(f, *args)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     assert plan.regions
-    got = run_tape(_fusion.rewrite(tape, plan, Interpreted), list(args))
+    got = run_tape(fplan.rewrite(tape, plan, Interpreted), list(args))
     assert_same(got, run_tape(tape, list(args)), rtol)
 
 
@@ -448,8 +461,8 @@ def test_random_compositions_interpreted(seed):
     dtype = np.float32 if seed % 2 else np.float64
     args = _arrays(seed, dtype)
     tape = yota.gradtape(f, *args)
-    plan = _fusion.plan(tape)
-    got = run_tape(_fusion.rewrite(tape, plan, Interpreted), list(args))
+    plan = cplan(tape)
+    got = run_tape(fplan.rewrite(tape, plan, Interpreted), list(args))
     assert_same(got, run_tape(tape, list(args)), 3e-5 if dtype == np.float32 else 1e-11)
 
 
@@ -461,10 +474,10 @@ def test_emitted_c_matches_unfused_on_the_host(tmp_path):
         dtype = np.float32 if seed % 2 else np.float64
         items.append((random_program(seed), _arrays(seed, dtype), 3e-5 if dtype == np.float32 else 1e-11))
     tapes = [(yota.gradtape(f, *args), args, rtol) for f, args, rtol in items]
-    plans = [_fusion.plan(t) for t, _, _ in tapes]
+    plans = [cplan(t) for t, _, _ in tapes]
     lib = HostKernels([r for p in plans for r in p.regions], str(tmp_path))
     for (tape, args, rtol), plan in zip(tapes, plans):
-        got = run_tape(_fusion.rewrite(tape, plan, lib.call), list(args))
+        got = run_tape(fplan.rewrite(tape, plan, lib.call), list(args))
         assert_same(got, run_tape(tape, list(args)), rtol)
 
 
@@ -508,10 +521,10 @@ _EMITTED = {"exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "sin", "cos
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_emitter_interpreted(dtype):
     tape, args = _every_emitter_region(dtype)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     assert len(plan.regions) == 1, plan
     assert _EMITTED <= set(plan.regions[0].fns), _EMITTED - set(plan.regions[0].fns)
-    got = codegen.compile_tape(_fusion.rewrite(tape, plan, Interpreted), "trace")(xp, np_ext, *args)
+    got = codegen.compile_tape(fplan.rewrite(tape, plan, Interpreted), "trace")(xp, np_ext, *args)
     want = codegen.compile_tape(tape, "trace")(xp, np_ext, *args)
     assert np.isfinite(want[0]).all()
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5 if dtype == np.float32 else 1e-12)
@@ -521,12 +534,12 @@ def test_every_emitter_interpreted(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_emitter_compiles_and_runs_on_the_host(tmp_path, dtype):
     tape, args = _every_emitter_region(dtype)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     lib = HostKernels(plan.regions, str(tmp_path))
-    got = codegen.compile_tape(_fusion.rewrite(tape, plan, lib.call), "trace")(xp, np_ext, *args)
+    got = codegen.compile_tape(fplan.rewrite(tape, plan, lib.call), "trace")(xp, np_ext, *args)
     want = codegen.compile_tape(tape, "trace")(xp, np_ext, *args)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5 if dtype == np.float32 else 1e-12)
-    body = plan.regions[0].body
+    body = cuda.source(plan.regions[0]).body
     if dtype == np.float32:
         assert "__int_as_float(0x7f800000)" in body and "double" not in body and " sinf(" in body
     else:
@@ -537,10 +550,10 @@ def test_every_emitter_compiles_and_runs_on_the_host(tmp_path, dtype):
 def test_kernels_compile_with_nvcc(tmp_path):
     regions = []
     for _, f, args, _ in ALL_CASES:
-        regions += _fusion.plan(yota.gradtape(f, *args)).regions
+        regions += cplan(yota.gradtape(f, *args)).regions
     for dtype in (np.float32, np.float64):
-        regions += _fusion.plan(_every_emitter_region(dtype)[0]).regions
-    regions = list({r.name: r for r in regions}.values())
+        regions += cplan(_every_emitter_region(dtype)[0]).regions
+    regions = list({cuda.source(r).name: r for r in regions}.values())
     src = "\n".join(_wrapper(r, device=True) for r in regions)
     path = tmp_path / "fused.cu"
     path.write_text(src)
@@ -549,7 +562,7 @@ def test_kernels_compile_with_nvcc(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     ptx = (tmp_path / "fused.ptx").read_text()
     for r in regions:
-        assert r.name in ptx
+        assert cuda.source(r).name in ptx
 
 
 def test_plan_is_fast_on_a_long_tape():
@@ -563,9 +576,9 @@ def test_plan_is_fast_on_a_long_tape():
 
     tape = yota.gradtape(deep, np.ones((4, 3)))
     t0 = time.perf_counter()
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     assert time.perf_counter() - t0 < 5
-    got = run_tape(_fusion.rewrite(tape, plan, Interpreted), [np.ones((4, 3)) * 0.3])
+    got = run_tape(fplan.rewrite(tape, plan, Interpreted), [np.ones((4, 3)) * 0.3])
     assert_same(got, run_tape(tape, [np.ones((4, 3)) * 0.3]), 1e-10)
 
 
@@ -613,8 +626,8 @@ def test_random_dags_schedule_and_match(seed):
     tape = yota.gradtape(random_dag(seed), x, w)
     want = run_tape(tape, [x, w])
     for max_params in (48, 5):  # 5: regions are cut into many pieces
-        plan = _fusion.plan(tape, max_params=max_params)  # raises if the contracted graph had a cycle
-        got = run_tape(_fusion.rewrite(tape, plan, Interpreted), [x, w])
+        plan = cplan(tape, max_params=max_params)  # raises if the contracted graph had a cycle
+        got = run_tape(fplan.rewrite(tape, plan, Interpreted), [x, w])
         assert_same(got, want, 1e-10)
 
 
@@ -627,9 +640,69 @@ def test_long_chains_are_cut_to_bounded_kernels():
 
     x = np.linspace(-1, 1, 5)
     tape = yota.gradtape(long_chain, x)
-    plan = _fusion.plan(tape)
+    plan = cplan(tape)
     assert len(plan.regions) > 2
     assert max(len(r.inputs) + len(r.outputs) for r in plan.regions) <= 48
     assert sum(len(r.exprs) for r in plan.regions) > 0.95 * len(tape.ops)
-    got = run_tape(_fusion.rewrite(tape, plan, Interpreted), [x])
+    got = run_tape(fplan.rewrite(tape, plan, Interpreted), [x])
     assert_same(got, run_tape(tape, [x]), 1e-10)
+
+
+# --------------------------------------------------------------------------- what the emitter and the op table say
+
+def test_what_the_emitter_cannot_express_stays_a_plain_call():
+    x = np.linspace(-2, 2, 64)
+    tape = yota.gradtape(chain, x)
+    plan = fplan.plan(tape, lambda e: e.fn != "sin")
+    assert plan.regions and all("sin" not in r.fns for r in plan.regions)
+    fused = {p for r in plan.regions for p in r.positions}
+    assert all(i not in fused for i, op in enumerate(tape.ops) if op.fn == "sin")
+    new = fplan.rewrite(tape, plan, Interpreted)
+    assert sum(1 for op in new.ops if op.fn == "sin") == 6
+    assert_same(run_tape(new, [x]), run_tape(tape, [x]), 1e-12)
+
+
+def test_an_emitter_may_refuse_a_dtype():
+    x32 = np.linspace(-2, 2, 64, dtype=np.float32)
+    only64 = lambda e: e.ct == "float64" and e.dtype in ("float64", "bool")  # noqa: E731
+    assert fplan.plan(yota.gradtape(chain, x32), only64).regions == []
+    assert fplan.plan(yota.gradtape(chain, x32.astype(np.float64)), only64).regions
+
+
+def test_the_op_table_decides_what_is_elementwise(monkeypatch):
+    from yota import ops
+    x = np.linspace(-2, 2, 64)
+    tape = yota.gradtape(chain, x)
+    monkeypatch.setattr(ops.lookup("sin"), "elementwise", False)
+    plan = fplan.plan(tape)
+    assert all("sin" not in r.fns for r in plan.regions)
+    assert_same(run_tape(fplan.rewrite(tape, plan, Interpreted), [x]), run_tape(tape, [x]), 1e-12)
+
+
+def test_small_regions_are_left_below_min_size():
+    x = np.linspace(-2, 2, 64)
+    tape = yota.gradtape(chain, x)
+    assert len(fplan.plan(tape, min_size=64).regions) == 2
+    assert fplan.plan(tape, min_size=65).regions == []
+
+
+@needs_gxx
+def test_emitted_c_keeps_nan_and_signed_zeros(tmp_path):
+    def f(x, y):
+        xp = array_namespace(x)
+        return (xp.sign(x) * 1.0, xp.maximum(x, y) * 1.0, xp.minimum(x, y) + 0.0 * x, xp.where(x > y, -0.0, x) * 1.0,
+                xp.abs(x) * -1.0)
+
+    s = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1.5, -2.0]
+    a, b = np.meshgrid(s, s)
+    args = (a.ravel(), b.ravel())
+    _, tape = yota.trace(f, *args)
+    plan = cplan(tape)
+    lib = HostKernels(plan.regions, str(tmp_path))
+    got = codegen.compile_tape(fplan.rewrite(tape, plan, lib.call), "trace")(xp, np_ext, *args)
+    with np.errstate(all="ignore"):
+        want = codegen.compile_tape(tape, "trace")(xp, np_ext, *args)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        np.testing.assert_array_equal(g[~np.isnan(w)], w[~np.isnan(w)])
+        np.testing.assert_array_equal(np.signbit(g[~np.isnan(w)]), np.signbit(w[~np.isnan(w)]))

@@ -1,7 +1,10 @@
-"""Tape passes: simplification, CSE/DCE, NumPy buffer reuse."""
+"""Tape passes: simplification, CSE/DCE, NumPy buffer reuse (alone: with
+fusion off, so that every elementwise op is left to it; fusion and reuse
+together are tested in tests/test_numpy_fusion.py)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from array_api_compat import array_namespace
 
 import yota
@@ -36,7 +39,14 @@ def test_common_subexpressions_are_shared():
     assert text.count("exp(%1)") == 1
 
 
-def test_buffer_reuse_keeps_inputs_and_outputs(rng):
+@pytest.fixture
+def no_fusion():
+    prev = np_backend.use_fusion(False)
+    yield
+    np_backend.use_fusion(prev)
+
+
+def test_buffer_reuse_keeps_inputs_and_outputs(rng, no_fusion):
     y = rng.standard_normal(np_backend_min_size())
     before = y.copy()
     val, g = yota.grad(chain, y)
@@ -53,7 +63,7 @@ def test_buffer_reuse_keeps_inputs_and_outputs(rng):
     np.testing.assert_array_equal(y, before)
 
 
-def test_buffer_reuse_never_writes_into_a_returned_value(rng):
+def test_buffer_reuse_never_writes_into_a_returned_value(rng, no_fusion):
     def f(x):
         xp = array_namespace(x)
         return xp.sqrt(x * x + 1.0)

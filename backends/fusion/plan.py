@@ -1,45 +1,52 @@
-"""Elementwise fusion, the backend-neutral half: which ops of a tape fuse, and
-the C source of each fused kernel.
+"""Elementwise fusion, the planner: which ops of a tape fuse into one kernel.
 
-``plan(tape)`` walks a tape (a straight-line SSA list, dead code already gone)
-and groups elementwise calls into *regions*; ``rewrite(tape, plan, make_call)``
-returns a new tape in which each region is one call of ``make_call(region)``
-(a constant-table entry, emitted by codegen as ``k<i>(inputs...)``). The CuPy
-backend turns a region into a ``cupy.ElementwiseKernel``; tests run regions
-with a NumPy interpreter over ``Region.exprs`` or compile ``Region.body`` on
-the host. Nothing here imports an array library.
+``plan(tape, can_emit)`` walks a tape (a straight-line SSA list, dead code
+already gone) and groups elementwise calls into *regions*;
+``rewrite(tape, plan, make_call)`` returns a new tape in which each region is
+one call of ``make_call(region)`` (a constant-table entry, emitted by codegen as
+``k<i>(inputs...)``). What a region becomes is an emitter's business
+(`emitter.py`): CUDA C for CuPy (`cuda.py`), numexpr programs for NumPy
+(`numexpr.py`); tests run regions with a NumPy interpreter over
+``Region.exprs``. Nothing here imports an array library or writes code.
+
+What fuses
+----------
+An op is a member when the op table says it is elementwise
+(``yota.ops.lookup(name).elementwise``) or it is one of the few ops that are
+elementwise in effect though the table files them elsewhere (``where``,
+``astype``, ``broadcast_to`` as the identity, ``ones_like`` / ``zeros_like`` /
+``full_like`` as constants); the planner knows its NumPy type rule (the
+computation dtype ``ct`` below); its dtypes are real or bool; and the
+emitter's ``can_emit(expr)`` accepts it. Anything else stays a plain call.
 
 Regions
 -------
 * A region has one iteration shape ``S``: every value it hands out (its
   outputs) has shape ``S``; its inputs are the values it reads from outside,
-  each broadcastable to ``S`` (the kernel broadcasts them, as CuPy's
-  ElementwiseKernel does against preallocated outputs of shape ``S``).
-* Members are elementwise calls (arithmetic, transcendental, comparisons,
-  ``where``, ``astype``, ``clip``, ...) with array or Python-scalar operands;
-  ``broadcast_to`` joins as the identity (the kernel's broadcasting does it),
-  ``ones_like``/``zeros_like``/``full_like`` as constants.
+  each broadcastable to ``S`` (the kernel broadcasts them against
+  preallocated outputs of shape ``S``).
 * A value of a smaller shape that is used only by the region (``log`` of a
   row sum feeding ``Z - log(...)``) is computed inside the kernel, once per
-  element of ``S`` (cheap elementwise work instead of a launch and a round
+  element of ``S`` (cheap elementwise work instead of a call and a round
   trip through memory).
 * A member's value is an output when it is used outside the region or
-  returned by the tape; everything else stays in registers.
-* Reductions, matmuls, indexing, reshapes and user primitives end regions.
-  A region whose value was consumed by such an op is closed: later
-  elementwise ops start a new region rather than growing it (that keeps
-  backward-pass work out of forward kernels). A guard closes every region.
+  returned by the tape; everything else stays inside the kernel.
+* Reductions, matmuls, indexing, reshapes, user primitives and ops the
+  emitter cannot express end regions. A region whose value was consumed by
+  such an op is closed: later elementwise ops start a new region rather than
+  growing it (that keeps backward-pass work out of forward kernels). A guard
+  closes every region.
 * Merging never makes a cycle: contracting a region must not put a node
   outside it both before and after it (checked with ancestor bit sets).
-* Regions with fewer than ``min_ops`` compute ops stay as plain calls; a
-  region with more than ``max_params`` inputs + outputs (a long chain hands
-  out every value its backward pass needs) is cut, in tape order, into
-  kernels within that bound.
+* Regions with fewer than ``min_ops`` compute ops, or fewer than
+  ``min_size`` elements, stay as plain calls; a region with more than
+  ``max_params`` inputs + outputs (a long chain hands out every value its
+  backward pass needs) is cut, in tape order, into kernels within that bound.
 
-Numerics: each member computes in the dtype the array API prescribes; a
-float32 region uses ``float`` and the ``sinf`` family, float64 ``double``;
-Python scalars take the array operand's dtype (``x * 1.01`` with float32 ``x``
-multiplies by ``(float)1.01``, as NumPy does).
+Numerics: each member computes in the dtype NumPy's rules give (``Expr.ct``)
+and yields ``Expr.dtype``; Python scalars take the array operand's dtype
+(``x * 1.01`` with float32 ``x`` multiplies by ``float32(1.01)``, as NumPy
+does). Emitters must reproduce exactly that.
 """
 from __future__ import annotations
 
@@ -49,25 +56,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from yota import ops as _ops
 from yota.tape import CALL, GUARD, Const, Op, Tape, Var, iter_vars
 
-__all__ = ["plan", "rewrite", "Plan", "Region", "Expr", "parse_spec", "C_TYPES", "FUSIBLE"]
+__all__ = ["plan", "rewrite", "region_tape", "Plan", "Region", "Expr", "parse_spec", "DTYPES", "CATEGORY",
+           "promote", "kind_of"]
 
 # --------------------------------------------------------------------------- dtypes
 
-C_TYPES = {
-    "bool": "bool",
-    "int8": "signed char", "int16": "short", "int32": "int", "int64": "long long",
-    "uint8": "unsigned char", "uint16": "unsigned short", "uint32": "unsigned int",
-    "uint64": "unsigned long long",
-    "float32": "float", "float64": "double",
-}
+#: the dtypes the planner knows NumPy's promotion rules for
+DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
 _FLOATS = ("float32", "float64")
 _INT_RANGE = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
 _UINT_RANGE = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 
 
-def _kind(dt: str) -> str:
+def kind_of(dt: str) -> str:
+    """``"b"`` (bool), ``"i"`` (signed), ``"u"`` (unsigned) or ``"f"`` (float)."""
     if dt == "bool":
         return "b"
     if dt in _FLOATS:
@@ -84,7 +89,7 @@ def promote(a: str, b: str) -> str:
     NumPy's answers for mixed kinds)."""
     if a == b:
         return a
-    ka, kb = _kind(a), _kind(b)
+    ka, kb = kind_of(a), kind_of(b)
     if ka == "b":
         return b
     if kb == "b":
@@ -125,44 +130,50 @@ def _broadcasts_to(s: tuple, target: tuple) -> bool:
     return all(a == 1 or a == b for a, b in zip(reversed(s), reversed(target)))
 
 
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 # --------------------------------------------------------------------------- what fuses
 
-# name -> (category, C template or function name). Categories decide the
-# computation dtype ``ct`` and how operands are cast:
-#   arith   ct = output dtype, operands cast to ct
-#   cmp     ct = promoted operand dtype, output bool
-#   logic   operands as bool
-#   math1/2 float-only functions (sinf for float32, sin for float64), ct = output dtype
-#   special handled one by one in _emit
-FUSIBLE: dict[str, tuple[str, str]] = {
-    "add": ("arith", "({0} + {1})"), "subtract": ("arith", "({0} - {1})"),
-    "multiply": ("arith", "({0} * {1})"), "divide": ("arith", "({0} / {1})"),
-    "negative": ("arith", "(-{0})"), "positive": ("arith", "({0})"),
-    "square": ("arith", "({0} * {0})"),
-    "less": ("cmp", "({0} < {1})"), "less_equal": ("cmp", "({0} <= {1})"),
-    "greater": ("cmp", "({0} > {1})"), "greater_equal": ("cmp", "({0} >= {1})"),
-    "equal": ("cmp", "({0} == {1})"), "not_equal": ("cmp", "({0} != {1})"),
-    "logical_and": ("logic", "({0} && {1})"), "logical_or": ("logic", "({0} || {1})"),
-    "logical_xor": ("logic", "({0} != {1})"), "logical_not": ("logic", "(!{0})"),
-    "bitwise_and": ("bitwise", "({0} & {1})"), "bitwise_or": ("bitwise", "({0} | {1})"),
-    "bitwise_xor": ("bitwise", "({0} ^ {1})"), "bitwise_invert": ("bitwise", "(~{0})"),
-    **{n: ("math1", n) for n in ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "cbrt",
-                                 "sin", "cos", "tan", "asin", "acos", "atan",
-                                 "sinh", "cosh", "tanh", "asinh", "acosh", "atanh")},
-    **{n: ("round", n) for n in ("floor", "ceil", "trunc", "round")},
-    "atan2": ("math2", "atan2"), "hypot": ("math2", "hypot"), "copysign": ("math2", "copysign"),
-    "pow": ("special", ""), "abs": ("special", ""), "sign": ("special", ""),
-    "reciprocal": ("special", ""),
-    "maximum": ("special", ""), "minimum": ("special", ""), "clip": ("special", ""),
-    "where": ("special", ""), "astype": ("special", ""),
-    "isnan": ("special", ""), "isinf": ("special", ""), "isfinite": ("special", ""),
-    "signbit": ("special", ""),
-    "broadcast_to": ("special", ""),
-    "ones_like": ("special", ""), "zeros_like": ("special", ""), "full_like": ("special", ""),
+#: name -> the type rule that gives a member's computation dtype ``ct``:
+#:   arith    ct = output dtype, operands cast to ct
+#:   cmp      ct = promoted operand dtype (and literal kinds), output bool
+#:   logic    operands as bool
+#:   bitwise  integers and bools only
+#:   math1/2  float-only functions, ct = output dtype
+#:   round    floats rounded, integers unchanged
+#:   special  one rule each (see _classify)
+CATEGORY: dict[str, str] = {
+    **{n: "arith" for n in ("add", "subtract", "multiply", "divide", "negative", "positive", "square")},
+    **{n: "cmp" for n in ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")},
+    **{n: "logic" for n in ("logical_and", "logical_or", "logical_xor", "logical_not")},
+    **{n: "bitwise" for n in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert")},
+    **{n: "math1" for n in ("exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "cbrt",
+                            "sin", "cos", "tan", "asin", "acos", "atan",
+                            "sinh", "cosh", "tanh", "asinh", "acosh", "atanh")},
+    **{n: "round" for n in ("floor", "ceil", "trunc", "round")},
+    **{n: "math2" for n in ("atan2", "hypot", "copysign")},
+    **{n: "special" for n in ("pow", "abs", "sign", "reciprocal", "maximum", "minimum", "clip", "where",
+                              "astype", "isnan", "isinf", "isfinite", "signbit", "broadcast_to",
+                              "ones_like", "zeros_like", "full_like")},
 }
+
+# Elementwise in effect, though the op table files them under another family.
+_STRUCTURAL = frozenset({"where", "astype", "broadcast_to", "ones_like", "zeros_like", "full_like"})
 
 # Ops that cost nothing in a kernel: they do not count towards ``min_ops``.
 _FREE = {"broadcast_to", "positive", "ones_like", "zeros_like", "full_like"}
+
+
+def _elementwise(name: str) -> bool:
+    if name in _STRUCTURAL:
+        return True
+    entry = _ops.lookup(name)
+    return entry is not None and entry.elementwise
 
 
 @dataclass
@@ -170,7 +181,8 @@ class Expr:
     """One member of a region: ``var = fn(*operands)`` computed in dtype ``ct``.
 
     Operands are ``("v", var_id)`` (a value of the tape), ``("k", scalar)`` (a
-    literal) or ``None`` (an absent optional, e.g. clip's max)."""
+    literal) or ``None`` (an absent optional, e.g. clip's max); ``odtypes``
+    holds each operand's dtype (None for literals and absent ones)."""
 
     var: int
     fn: str
@@ -178,7 +190,7 @@ class Expr:
     dtype: str
     shape: tuple
     ct: str
-    c: str = ""  # the C expression
+    odtypes: tuple = ()
 
 
 @dataclass
@@ -191,24 +203,11 @@ class Region:
     outputs: list = field(default_factory=list)    # var ids handed out, in tape order
     dtypes: dict = field(default_factory=dict)     # var id -> dtype name (inputs, members)
     shapes: dict = field(default_factory=dict)     # var id -> shape (inputs)
-    in_params: str = ""
-    out_params: str = ""
-    body: str = ""
-    name: str = ""
-
-    @property
-    def key(self) -> tuple:
-        """What a compiled kernel is cached by: parameter types and the body."""
-        return (self.in_params, self.out_params, self.body)
+    name: str = ""                                 # from what it computes, not its shape
 
     @property
     def fns(self) -> list:
         return [e.fn for e in self.exprs]
-
-    def source(self) -> str:
-        """A readable kernel: signature and body."""
-        return (f"// {self.name}: {len(self.exprs)} ops over shape {self.shape}\n"
-                f"// in:  {self.in_params}\n// out: {self.out_params}\n{self.body}")
 
     def __repr__(self):
         return (f"Region({self.name}, shape={self.shape}, ops={self.fns}, in={['%' + str(v) for v in self.inputs]}, "
@@ -250,8 +249,8 @@ def _scalar(x, consts):
             raise ValueError("integer literal out of range")
         return int(x)
     if isinstance(x, float):
-        return float(x)  # also np.float64, a float subclass whose repr is not C
-    # NumPy / CuPy scalars (0-d, with a dtype): take their Python value
+        return float(x)  # also np.float64, a float subclass
+    # NumPy scalars (0-d, with a dtype): take their Python value
     if hasattr(x, "dtype") and getattr(x, "shape", None) == () and hasattr(x, "item") \
             and type(x).__module__.split(".")[0] == "numpy":
         v = x.item()
@@ -261,19 +260,19 @@ def _scalar(x, consts):
 
 
 def _classify(op: Op, info: dict, consts: list):
-    """The Expr for a fusible op, or None."""
+    """The Expr of an op the planner knows how to fuse, or None."""
     if op.kind != CALL or not isinstance(op.fn, str) or op.out_type is not None or len(op.outs) != 1:
         return None
-    entry = FUSIBLE.get(op.fn)
-    if entry is None:
+    fn = op.fn
+    cat = CATEGORY.get(fn)
+    if cat is None or not _elementwise(fn):
         return None
     out = info.get(op.out)
     if out is None:
         return None
     dt, shape = out
-    if dt not in C_TYPES:
+    if dt not in DTYPES:
         return None
-    fn = op.fn
     args = list(op.args)
     kwargs = dict(op.kwargs)
     if fn == "broadcast_to":
@@ -289,18 +288,14 @@ def _classify(op: Op, info: dict, consts: list):
         kwargs.pop("dtype", None)
         if kwargs or len(args) != 1:
             return None
-        e = Expr(op.out, fn, (), dt, shape, dt)
-        e.c = _emit(e, info)
-        return e
+        return Expr(op.out, fn, (), dt, shape, dt, ())
     elif fn == "full_like":
         kwargs.pop("dtype", None)
         fill = kwargs.pop("fill_value", args[1] if len(args) > 1 else None)
         if kwargs or len(args) > 2 or fill is None:
             return None
         try:
-            e = Expr(op.out, fn, (("k", _scalar(fill, consts)),), dt, shape, dt)
-            e.c = _emit(e, info)
-            return e
+            return Expr(op.out, fn, (("k", _scalar(fill, consts)),), dt, shape, dt, (None,))
         except ValueError:
             return None
     elif fn == "clip":
@@ -312,25 +307,27 @@ def _classify(op: Op, info: dict, consts: list):
     elif kwargs:
         return None
     operands = []
-    arr_dts = []
+    odtypes = []
     for a in args:
         if a is None and fn == "clip":
             operands.append(None)
+            odtypes.append(None)
             continue
         if isinstance(a, Var):
             ai = info.get(a.id)
-            if ai is None or ai[0] not in C_TYPES or not _broadcasts_to(ai[1], shape):
+            if ai is None or ai[0] not in DTYPES or not _broadcasts_to(ai[1], shape):
                 return None
             operands.append(("v", a.id))
-            arr_dts.append(ai[0])
+            odtypes.append(ai[0])
             continue
         try:
             operands.append(("k", _scalar(a, consts)))
         except ValueError:
             return None
-    if not arr_dts and fn not in ("ones_like", "zeros_like", "full_like"):
+        odtypes.append(None)
+    arr_dts = [d for d in odtypes if d is not None]
+    if not arr_dts:
         return None
-    cat = entry[0]
     ct = dt
     if cat == "cmp":
         if dt != "bool":
@@ -340,7 +337,7 @@ def _classify(op: Op, info: dict, consts: list):
             ct = promote(ct, d)
         # A Python scalar of a higher kind compares in that kind (NumPy: int array > 0.5)
         lits = [o[1] for o in operands if o and o[0] == "k"]
-        if any(isinstance(v, float) for v in lits) and _kind(ct) != "f":
+        if any(isinstance(v, float) for v in lits) and kind_of(ct) != "f":
             ct = "float64"
         elif any(isinstance(v, int) and not isinstance(v, bool) for v in lits) and ct == "bool":
             ct = "int64"
@@ -350,152 +347,18 @@ def _classify(op: Op, info: dict, consts: list):
         if dt not in _FLOATS:
             return None
     elif cat == "bitwise":
-        if _kind(dt) == "f":
+        if kind_of(dt) == "f":
             return None
     elif fn in ("isnan", "isinf", "isfinite", "signbit"):
         ct = arr_dts[0]
-    elif fn == "pow":
-        if dt not in _FLOATS:
-            return None
-    elif fn == "reciprocal":
+    elif fn in ("pow", "reciprocal"):
         if dt not in _FLOATS:
             return None
     elif fn in ("abs", "sign") and dt == "bool":
         return None
     if cat == "arith" and dt == "bool" and fn in ("subtract", "negative", "divide"):
         return None
-    e = Expr(op.out, fn, tuple(operands), dt, shape, ct)
-    try:
-        e.c = _emit(e, info)
-    except ValueError:
-        return None
-    return e
-
-
-# --------------------------------------------------------------------------- C emission
-
-def _lit(value, ct: str) -> str:
-    t = C_TYPES[ct]
-    if ct == "bool":
-        return "true" if value else "false"
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, float):
-        if _kind(ct) != "f":
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError("non-finite literal in an integer op")
-            return f"(({t}){repr(value)})"
-        if value != value:
-            return "__int_as_float(0x7fc00000)" if ct == "float32" else "__longlong_as_double(0x7ff8000000000000LL)"
-        if value in (float("inf"), float("-inf")):
-            s = "-" if value < 0 else ""
-            inf = "__int_as_float(0x7f800000)" if ct == "float32" else "__longlong_as_double(0x7ff0000000000000LL)"
-            return f"({s}{inf})"
-        return f"(({t}){repr(value)})"
-    suffix = "ULL" if value >= (1 << 63) else "LL"
-    return f"(({t}){value}{suffix})"
-
-
-def _name(v: int) -> str:
-    return f"v{v}"
-
-
-def _operand(o, ct: str, info: dict) -> str:
-    if o is None:
-        return ""
-    if o[0] == "k":
-        return _lit(o[1], ct)
-    dt = info[o[1]][0]
-    return _name(o[1]) if dt == ct else f"(({C_TYPES[ct]}){_name(o[1])})"
-
-
-def _fname(name: str, ct: str) -> str:
-    name = {"round": "rint"}.get(name, name)
-    return name + "f" if ct == "float32" else name
-
-
-def _emit(e: Expr, info: dict) -> str:
-    fn, ct, dt = e.fn, e.ct, e.dtype
-    cat, tpl = FUSIBLE[fn]
-    if fn in ("ones_like", "zeros_like"):
-        return _lit(1 if fn == "ones_like" else 0, dt)
-    if fn == "full_like":
-        return _lit(e.operands[0][1], dt)
-    ops = [_operand(o, ct, info) for o in e.operands]
-    if cat in ("arith", "cmp", "logic", "bitwise"):
-        if cat == "bitwise" and ct == "bool" and fn == "bitwise_invert":
-            return f"(!{ops[0]})"
-        return tpl.format(*ops)
-    if cat == "math1":
-        return f"{_fname(tpl, ct)}({ops[0]})"
-    if cat == "math2":
-        return f"{_fname(tpl, ct)}({ops[0]}, {ops[1]})"
-    if cat == "round":
-        return f"{_fname(tpl, ct)}({ops[0]})" if _kind(ct) == "f" else ops[0]
-    t = C_TYPES[ct]
-    a = ops[0] if ops else ""
-    if fn == "broadcast_to":
-        return a
-    if fn == "astype":
-        src = info[e.operands[0][1]][0]
-        raw = _name(e.operands[0][1])
-        if dt == "bool":
-            return f"({raw} != 0)"
-        return f"(({C_TYPES[dt]}){raw})" if src != dt else raw
-    if fn == "pow":
-        y = e.operands[1]
-        if y[0] == "k" and not isinstance(y[1], bool):
-            k = y[1]
-            if k == 2:
-                return f"({a} * {a})"
-            if k == 1:
-                return a
-            if k == 0.5:
-                return f"{_fname('sqrt', ct)}({a})"
-            if k == -1:
-                return f"({_lit(1, ct)} / {a})"
-            if k == 3:
-                return f"({a} * {a} * {a})"
-        return f"{_fname('pow', ct)}({a}, {ops[1]})"
-    if fn == "abs":
-        if _kind(ct) == "f":
-            return f"{_fname('fabs', ct)}({a})"
-        return f"({a} < 0 ? ({t})(-{a}) : {a})" if _kind(ct) == "i" else a
-    if fn == "sign":
-        if _kind(ct) == "f":  # keeps NaN, and zero's sign
-            return f"({a} > 0 ? ({t})1 : ({a} < 0 ? ({t})-1 : {a}))"
-        return f"(({t})(({a} > 0) - ({a} < 0)))"
-    if fn == "reciprocal":
-        return f"({_lit(1, ct)} / {a})"
-    if fn in ("maximum", "minimum"):
-        b = ops[1]
-        cmp = ">" if fn == "maximum" else "<"
-        if _kind(ct) == "f":  # NaN propagates, as in NumPy
-            return f"(({a} {cmp} {b} || {a} != {a}) ? {a} : {b})"
-        return f"(({a} {cmp} {b}) ? {a} : {b})"
-    if fn == "clip":
-        x = a
-        lo, hi = ops[1], ops[2]
-        if lo:
-            x = f"(({x} > {lo} || {x} != {x}) ? {x} : {lo})" if _kind(ct) == "f" else f"(({x} > {lo}) ? {x} : {lo})"
-        if hi:
-            x = f"(({x} < {hi} || {x} != {x}) ? {x} : {hi})" if _kind(ct) == "f" else f"(({x} < {hi}) ? {x} : {hi})"
-        return x
-    if fn == "where":
-        c = e.operands[0]
-        if c[0] == "k":
-            cs = "true" if c[1] else "false"
-        else:
-            cs = _name(c[1]) if info[c[1]][0] == "bool" else f"({_name(c[1])} != 0)"
-        x = _operand(e.operands[1], ct, info)
-        y = _operand(e.operands[2], ct, info)
-        return f"({cs} ? {x} : {y})"
-    if fn in ("isnan", "isinf", "isfinite", "signbit"):
-        if _kind(ct) != "f":
-            return {"isnan": "false", "isinf": "false", "isfinite": "true"}.get(fn) or (
-                f"({a} < 0)" if _kind(ct) == "i" else "false")
-        return f"{fn}({a})"
-    raise ValueError(fn)
+    return Expr(op.out, fn, tuple(operands), dt, shape, ct, tuple(odtypes))
 
 
 # --------------------------------------------------------------------------- grouping
@@ -514,12 +377,20 @@ class _R:
         self.parent = rid
 
 
-def plan(tape: Tape, min_ops: int = 2, max_params: int = 48) -> Plan:
+def plan(tape: Tape, can_emit: Callable[[Expr], bool] | None = None, *, min_ops: int = 2, max_params: int = 48,
+         min_size: int = 0) -> Plan:
     """Group the tape's elementwise ops into regions; see the module docstring.
-    ``max_params`` bounds a kernel's inputs + outputs (larger regions are cut)."""
+
+    ``can_emit(expr)`` says whether the backend's kernels can express a member
+    (None: everything the planner knows); ``max_params`` bounds a kernel's
+    inputs + outputs (larger regions are cut); regions of fewer than
+    ``min_size`` elements stay as plain calls."""
     ops = tape.ops
     info = _var_info(tape)
-    exprs = [_classify(op, info, tape.consts) for op in ops]
+    exprs = []
+    for op in ops:
+        e = _classify(op, info, tape.consts)
+        exprs.append(e if e is not None and (can_emit is None or can_emit(e)) else None)
     users: dict[int, list[int]] = {}
     for i, op in enumerate(ops):
         for v in op.uses():
@@ -650,7 +521,7 @@ def plan(tape: Tape, min_ops: int = 2, max_params: int = 48) -> Plan:
         chunks += _split(positions, exprs, users, returned, regions[rid].shape, max_params)
     for positions, shape in sorted(chunks, key=lambda c: c[0][0]):
         members = [exprs[p] for p in positions]
-        if sum(1 for m in members if m.fn not in _FREE) < min_ops:
+        if sum(1 for m in members if m.fn not in _FREE) < min_ops or _size(shape) < min_size:
             continue
         region = _finish_region(len(out_regions), shape, positions, members, info, users, returned, ops)
         if region is None:
@@ -761,17 +632,10 @@ def _finish_region(idx, shape, positions, members, info, users, returned, ops) -
             region.outputs.append(v)
     if not region.outputs:
         return None
-    # C body: one const local per member, then the outputs.
-    lines = []
-    for m in members:
-        lines.append(f"const {C_TYPES[m.dtype]} {_name(m.var)} = {m.c};")
-    for v in region.outputs:
-        lines.append(f"o{v} = {_name(v)};")
-    region.body = "\n".join(lines)
-    region.in_params = ", ".join(f"{region.dtypes[v]} {_name(v)}" for v in region.inputs)
-    region.out_params = ", ".join(f"{region.dtypes[v]} o{v}" for v in region.outputs)
-    digest = hashlib.sha1(repr(region.key).encode()).hexdigest()[:12]
-    region.name = f"yota_fused_{digest}"
+    # Named by what it computes (dtypes, functions, operands), not by its shape.
+    text = repr([(m.var, m.fn, m.operands, m.dtype, m.ct) for m in members]
+                + [(v, region.dtypes[v]) for v in region.inputs] + [tuple(region.outputs)])
+    region.name = f"yota_fused_{hashlib.sha1(text.encode()).hexdigest()[:12]}"
     return region
 
 
@@ -818,7 +682,8 @@ def _schedule(ops, fused_pos: dict) -> list:
 
 def rewrite(tape: Tape, the_plan: Plan, make_call: Callable[[Region], Any]) -> Tape:
     """A new tape in which each region of ``the_plan`` is one call of the
-    constant ``make_call(region)``; the input tape is not changed."""
+    constant ``make_call(region)`` (labelled by the call's ``name``, else the
+    region's); the input tape is not changed."""
     consts = list(tape.consts)
     new_ops = []
     for kind, item in the_plan.order:
@@ -826,13 +691,24 @@ def rewrite(tape: Tape, the_plan: Plan, make_call: Callable[[Region], Any]) -> T
             new_ops.append(tape.ops[item])
             continue
         region = item
-        consts.append(make_call(region))
-        fn = Const(len(consts) - 1, region.name[:18] if len(region.name) > 18 else region.name)
+        call = make_call(region)
+        consts.append(call)
+        label = getattr(call, "name", None) or region.name
+        fn = Const(len(consts) - 1, label[:18])
         several = len(region.outputs) > 1
         note = f"fused {len(region.exprs)}: " + " ".join(_short(region.fns))
         new_ops.append(Op(CALL, tuple(region.outputs), fn, tuple(Var(v) for v in region.inputs), {}, note,
                           tuple if several else None, tape.ops[region.positions[-1]].section))
     return tape.replace(ops=tuple(new_ops), consts=tuple(consts))
+
+
+def region_tape(tape: Tape, region: Region) -> Tape:
+    """The region's own ops as a tape of their own: its inputs in, its outputs out
+    (what a kernel must compute; compiled, the unfused reference)."""
+    return tape.replace(inputs=tuple(region.inputs), input_names=tuple(f"%{v}" for v in region.inputs),
+                        ops=tuple(tape.ops[p] for p in region.positions),
+                        outputs=tuple(Var(v) for v in region.outputs), n_value=len(region.outputs),
+                        title=region.name)
 
 
 def _short(fns: list, limit: int = 8) -> list:
