@@ -37,6 +37,7 @@ from yota import codegen
 
 from . import backend_of, settings_changed
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)
+from .base import MixedBackendError
 from ._reuse import reuse_buffers
 from .fusion import emitter as _emitter
 from .fusion import plan as _plan
@@ -158,6 +159,19 @@ def transform(tape):
         new_ops[i] = op.replace(fn=reduce, kwargs={"axis": op.kwargs.get("axis"),
                                                    **{k: v for k, v in op.kwargs.items() if k != "axis"}})
     return tape.replace(ops=tuple(new_ops))
+
+
+def check_inputs(leaves):
+    """ndarray subclasses (masked arrays, np.matrix) change what operators and
+    reductions mean, and compiled code (``out=`` buffers, ``np.add.reduce``,
+    fused kernels) would drop that: refuse them rather than give another answer."""
+    for x in leaves:
+        t = type(x)
+        if t is not np.ndarray and isinstance(x, np.ndarray):
+            raise MixedBackendError(
+                f"a {t.__module__}.{t.__name__} was passed: NumPy's array subclasses (masked arrays, np.matrix) "
+                f"are not array-API arrays and their semantics would be lost. Pass a plain array instead, e.g. "
+                f"x.filled(0.0) or np.asarray(x), and handle masks with xp.where.")
 
 
 def getitem(xp, x, key):

@@ -324,3 +324,11 @@ def test_zero_d_gradients_are_arrays(backend):
     for v in (x, backend.asarray(np.asarray(-0.5))):
         g = yota.grad(lambda x: namespace_of(x).sin(x) * x, v)[1][1]
         assert type(g) is type(v) and tuple(g.shape) == ()
+
+
+def test_ndarray_subclasses_are_refused(rng):
+    x = np.ma.masked_array(rng.random(4), mask=[True, False, True, False])
+    with pytest.raises(TypeError, match="masked arrays"):
+        yota.grad(lambda x: namespace_of(x).sum(x * x), x)
+    with pytest.raises(TypeError, match="masked arrays"):
+        yota.grad(lambda x: namespace_of(x).sum(x * x), np.asmatrix(rng.random((2, 2))))
