@@ -94,3 +94,21 @@ def test_the_engine_names_no_array_library():
         offenders += [f"{name}: names {lib}" for lib in sorted(LIBRARIES | {"__cuda_array_interface__"})
                       if lib in names]
     assert not offenders, offenders
+
+
+def test_every_package_is_installed():
+    """pyproject's explicit package list names every package of the tree (a
+    missing one is absent from the wheel: `pip install .` would break)."""
+    import re
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    listed = set(re.findall(r'"(yota(?:\.[a-z_]+)*)"', text.split("[tool.setuptools]")[1].split("[")[0]))
+    found = set()
+    for pkg, folder in PACKAGES.items():
+        base = os.path.join(ROOT, folder)
+        for dirpath, _, files in os.walk(base):
+            if "__init__.py" in files and "__pycache__" not in dirpath:
+                rel = os.path.relpath(dirpath, base)
+                if pkg == "yota" and rel.split(os.sep)[0] in ("backends", "frontends"):
+                    continue
+                found.add(pkg if rel == "." else pkg + "." + rel.replace(os.sep, "."))
+    assert found <= listed, sorted(found - listed)
