@@ -101,7 +101,8 @@ def test_every_package_is_installed():
     missing one is absent from the wheel: `pip install .` would break)."""
     import re
     text = open(os.path.join(ROOT, "pyproject.toml")).read()
-    listed = set(re.findall(r'"(yota(?:\.[a-z_]+)*)"', text.split("[tool.setuptools]")[1].split("[")[0]))
+    block = re.search(r"^packages\s*=\s*\[(.*?)\]", text, flags=re.S | re.M).group(1)
+    listed = set(re.findall(r'"(yota(?:\.[a-z_]+)*)"', block))
     found = set()
     for pkg, folder in PACKAGES.items():
         base = os.path.join(ROOT, folder)
