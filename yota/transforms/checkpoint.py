@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .. import api, errors
 from ..flatten import flatten_call, unflatten
-from ..ops import rrule
+from ..ops import batching, rrule
 from ..primitives import Primitive
 from ..tracer import Tracer
 from ._trees import leaves, opaque, structure
@@ -83,6 +83,14 @@ def _checkpoint_op(structured: _Structured, name: str) -> Primitive:
             return tuple(g[1:])
 
         return out, pullback
+
+    @batching(prim)
+    def _(xp, dims, *flat):
+        # the batched block is a checkpointed block too (recomputed in the backward pass)
+        from .vmap import vmap
+        axes = tuple(0 if d is not None else None for d in dims)
+        out = checkpoint(vmap(flat_f, in_axes=axes), name)(*flat)
+        return tuple(out), tuple(0 for _ in out)
 
     return prim
 
