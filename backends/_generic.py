@@ -1,9 +1,11 @@
 """Pure array-API versions of the extension operations, for any library.
 
-Used for array-api-strict, PyTorch, JAX and any other library without a module
-of its own here; NumPy and Dask override ``setitem``/``scatter_add`` with their
-own scatter primitives. Everything below calls only functions of the standard
-(2023.12 or later: ``argsort(stable=)``, ``searchsorted``, ``take``, ``where``).
+Used for array-api-strict, pydata sparse, ndonnx and any other library without
+a scatter of its own; NumPy, CuPy, Dask, PyTorch and JAX override
+``setitem``/``scatter_add`` with their library's scatter (JAX keeps this
+module's for repeated writes). Everything below calls only functions of the
+standard (2023.12 or later: ``argsort(stable=)``, ``searchsorted``, ``take``,
+``where``).
 
 How a key is carried out
     The positions that ``x[key]`` reads are found by indexing an iota

@@ -11,9 +11,10 @@ manipulation, indexing, linear algebra). On each library it is
   non-scalar outputs) equal NumPy's, on the traced call and on the cached call
   at new values. Anything else is yota's failure.
 
-Extra runs: ``YOTA_TEST_BACKENDS=sparse,ndonnx python -m pytest
+Extra runs: ``YOTA_TEST_BACKENDS=sparse,ndonnx python -m pytest -rs
 tests/test_other_libraries.py`` (skipped otherwise, and without the library);
-``/work``-independent gap list: the skip reasons (``-rs``).
+the skip reasons list the libraries' gaps. The xarray test runs wherever xarray
+is installed.
 """
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ from conftest import requested_backends
 from yota.testing import to_numpy
 
 LIBRARIES = ("sparse", "ndonnx")
+
+#: gradients are compared with NumPy's to this: ndonnx computes cos and atan of float64
+#: arrays in float32 precision (onnxruntime)
+LIBRARY_RTOL = 1e-6
 
 
 # ---------------------------------------------------------------- the reference cases
@@ -122,7 +127,7 @@ def _flat(tree):
     return [tree]
 
 
-def _inputs(lib, rng, shapes, idx):
+def _inputs(rng, shapes, idx):
     floats = [IX._away_from_zero(rng, s) for s in shapes]
     return floats, [np.asarray(i) for i in idx]
 
@@ -169,10 +174,6 @@ def _plain(lib, library, fn, floats, ints):
     return out
 
 
-#: ndonnx computes cos and atan of float64 arrays in float32 precision (onnxruntime)
-LIBRARY_RTOL = 1e-6
-
-
 #: (library, case): yota's failures, each a limitation of the engine with a request filed
 ENGINE = {
     ("sparse", "matmul_sum"): "engine: `@` runs as operator.matmul, not through the backend's namespace, so "
@@ -189,7 +190,7 @@ def test_reference_gradient(request, library, case):
         request.node.add_marker(pytest.mark.xfail(reason=ENGINE[library, case], strict=True))
     fn, shapes, idx = CASES[case]
     rng = np.random.default_rng(0)
-    floats, ints = _inputs(lib, rng, shapes, idx)
+    floats, ints = _inputs(rng, shapes, idx)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for call in ("traced", "cached"):
