@@ -1,9 +1,11 @@
 """Pure array-API versions of the extension operations, for any library.
 
-Used for array-api-strict, PyTorch, JAX and any other library without a module
-of its own here; NumPy and Dask override ``setitem``/``scatter_add`` with their
-own scatter primitives. Everything below calls only functions of the standard
-(2023.12 or later: ``argsort(stable=)``, ``searchsorted``, ``take``, ``where``).
+Used for array-api-strict, pydata sparse, ndonnx and any other library without
+a scatter of its own; NumPy, CuPy, Dask, PyTorch and JAX override
+``setitem``/``scatter_add`` with their library's scatter (JAX keeps this
+module's for repeated writes). Everything below calls only functions of the
+standard (2023.12 or later: ``argsort(stable=)``, ``searchsorted``, ``take``,
+``where``).
 
 How a key is carried out
     The positions that ``x[key]`` reads are found by indexing an iota
@@ -31,7 +33,20 @@ Fast path
     Keys without integer arrays (ints, slices, ``...``, ``None``, one boolean
     mask) select each position at most once; on libraries with mutable arrays
     they use ``y = copy(x); y[key] = value``. Libraries whose arrays are
-    immutable (JAX) raise there and fall back to the functional path.
+    immutable (pydata sparse; JAX has its own module) raise there and fall back
+    to a functional path.
+
+Basic keys without ``arange``
+    On that functional path, a key of ints, slices, ``...`` and ``None`` is
+    carried out by layout alone: ``value`` is laid into an array shaped like
+    ``x`` axis by axis (``flip`` for a negative step, ``stack`` with zeros and
+    ``reshape`` for a step above one, ``concat`` with zeros before and after),
+    and ``where`` picks it where a boolean array laid out the same way is set.
+    That uses only functions every array library has (sparse has no
+    ``arange``, ``argsort`` or ``searchsorted``), so the gradient of a basic
+    ``x[key]`` needs nothing the library's own indexing did not. Masks and
+    integer arrays take the sort-based scatter; a library without one of the
+    functions it calls gets an error naming the function and the library.
 
 Limits
     array-api-strict only indexes with integer arrays when every entry of the
@@ -43,7 +58,19 @@ from __future__ import annotations
 
 import array_api_compat
 
+from yota.errors import YotaError
+
 is_lazy = False
+
+
+class MissingFunctionError(YotaError, AttributeError):
+    """A write that needs a function the array library does not have."""
+
+    def __init__(self, xp, name, what):
+        library = getattr(xp, "__name__", repr(xp))
+        super().__init__(f"{what} needs xp.{name}, which {library} does not have (the functional scatter for "
+                         f"integer-array and boolean-mask keys calls arange, argsort, searchsorted and take). "
+                         f"Index with ints, slices, ... and None, or use a library that has xp.{name}.")
 
 
 def device(x):
@@ -115,7 +142,9 @@ def setitem(xp, x, key, value):
             y[_without_newaxes(key)] = _fit_value(xp, x, key, value)
             return y
         except (TypeError, NotImplementedError, AttributeError, ValueError):
-            pass  # immutable arrays (JAX): the functional path below
+            pass  # immutable arrays: a functional path below
+        if _is_basic(xp, key):
+            return _laid_out(xp, x, key, value)
     return _scatter(xp, x, key, value, accumulate=False)
 
 
@@ -128,7 +157,95 @@ def scatter_add(xp, x, key, values):
     return _scatter(xp, x, key, values, accumulate=True)
 
 
+# --------------------------------------------------------------------------- basic keys by layout
+
+def _is_basic(xp, key) -> bool:
+    """ints, slices, ``...`` and ``None`` only (no arrays, lists or Python bools)."""
+    return all(k is None or k is Ellipsis or isinstance(k, slice) or (isinstance(k, int) and not isinstance(k, bool))
+               for k in _parts(key))
+
+
+def _full_key(key, ndim) -> list:
+    """The key with ``...`` expanded and every axis named (NumPy: missing trailing axes are ``:``)."""
+    parts = list(_parts(key))
+    named = sum(1 for k in parts if k is not None and k is not Ellipsis)
+    if Ellipsis in parts:
+        i = parts.index(Ellipsis)
+        parts[i:i + 1] = [slice(None)] * (ndim - named)
+    else:
+        parts += [slice(None)] * (ndim - named)
+    return parts
+
+
+def _lay_out(xp, v, parts, shape, fill):
+    """An array of ``shape``: ``v`` (shaped like ``x[parts]`` without its None axes, int axes
+    kept with length 1) at the positions the slices select, ``fill`` elsewhere."""
+    for d, (k, n) in enumerate(zip(parts, shape)):
+        start, stop, step = k.indices(n)
+        count = len(range(start, stop, step))
+        if step < 0:
+            # the same positions, read upwards
+            v = xp.flip(v, axis=d)
+            start, step = start + (count - 1) * step, -step
+        if count == n:
+            continue
+        if step > 1 and count > 1:
+            # each value followed by step - 1 fills, the last fills cut off
+            gap = xp.full(tuple(v.shape), fill, dtype=v.dtype, device=device(v))
+            v = xp.stack([v] + [gap] * (step - 1), axis=d + 1)
+            merged = tuple(v.shape[:d]) + (count * step,) + tuple(v.shape[d + 2:])
+            v = xp.reshape(v, merged)[(slice(None),) * d + (slice(0, (count - 1) * step + 1), ...)]
+        before, after = start, n - start - ((count - 1) * step + 1)
+        pieces = []
+        for m in (before, after):
+            side = tuple(v.shape[:d]) + (m,) + tuple(v.shape[d + 1:])
+            pieces.append(xp.full(side, fill, dtype=v.dtype, device=device(v)) if m > 0 else None)
+        v = xp.concat([p for p in (pieces[0], v, pieces[1]) if p is not None], axis=d)
+    return v
+
+
+def _laid_out(xp, x, key, value):
+    """``x`` with ``value`` written at the basic key ``key``, by layout."""
+    shape = tuple(x.shape)
+    parts = _full_key(key, len(shape))
+    dims = [k for k in parts if k is not None]
+    slices = [slice(k % n, k % n + 1) if isinstance(k, int) else k for k, n in zip(dims, shape)]
+    if any(len(range(*k.indices(n))) == 0 for k, n in zip(slices, shape)):
+        return xp.asarray(x, copy=True)
+    dev = device(x)
+    # value broadcast to x[key].shape, then its None axes dropped and its int axes kept (length 1)
+    target, sizes, it = [], [], iter(zip(slices, shape))
+    for k in parts:
+        if k is None:
+            target.append(1)
+            continue
+        s, n = next(it)
+        size = len(range(*s.indices(n)))
+        sizes.append(size)
+        if not isinstance(k, int):
+            target.append(size)
+    if hasattr(value, "shape"):
+        v = value if value.dtype == x.dtype else xp.astype(value, x.dtype)
+    else:
+        v = xp.asarray(value, dtype=x.dtype, device=dev)
+    v = xp.reshape(xp.broadcast_to(v, tuple(target)), tuple(sizes))
+    zero = False if xp.isdtype(x.dtype, "bool") else 0
+    laid = _lay_out(xp, v, slices, shape, zero)
+    hit = _lay_out(xp, xp.ones(tuple(sizes), dtype=xp.bool, device=dev), slices, shape, False)
+    return xp.where(hit, laid, x)
+
+
+# --------------------------------------------------------------------------- any key, sort-based
+
+def _require(xp, names, what):
+    for name in names:
+        if not hasattr(xp, name):
+            raise MissingFunctionError(xp, name, what)
+
+
 def _scatter(xp, x, key, values, accumulate):
+    _require(xp, ("arange", "argsort", "searchsorted", "take"),
+             "writing at an integer-array or boolean-mask key (the gradient of x[key])")
     shape = tuple(x.shape)
     n = 1
     for s in shape:

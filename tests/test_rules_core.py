@@ -7,6 +7,9 @@ from array_api_compat import array_namespace
 
 from yota.testing import check_grad
 
+TORCH_NEG_STEP = ("PyTorch: a negative slice step (x[::-1]) raises in PyTorch itself ('step must be greater "
+                  "than zero'); write xp.flip(x, axis=...)")
+
 UNARY = {
     "exp": lambda xp, x: xp.exp(x),
     "log": lambda xp, x: xp.log(xp.abs(x) + 0.5),
@@ -60,6 +63,8 @@ BINARY = {
 
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary(backend, rng, name):
+    if backend.name == "torch" and name in ("getitem_slice_step", "getitem_neg_step"):
+        pytest.skip(TORCH_NEG_STEP)
     fn = UNARY[name]
     x = backend.asarray(rng.standard_normal((3, 3)))
 

@@ -182,11 +182,18 @@ def _allocating(xp, x):
     return z * x + e + e2
 
 
+JAX_IMMUTABLE = "JAX: arrays are immutable, so e[...] = v raises in the plain (reference) call"
+
+
 def test_creation_inside_traced_code(backend, rng):
+    if backend.name == "jax":
+        pytest.xfail(JAX_IMMUTABLE)
     _grad_check(backend, rng, _allocating, [(3, 4)])
 
 
 def test_creation_float32(backend, rng):
+    if backend.name == "jax":
+        pytest.xfail(JAX_IMMUTABLE)
     x = backend.asarray(rng.standard_normal((3, 4)), dtype=np.float32)
 
     def f(x):

@@ -46,6 +46,9 @@ def test_reduction_axes(backend, rng, name, axis, keepdims):
 def test_var_std(backend, rng, name, axis, correction, keepdims):
     if backend.name == "dask" and correction != 1:
         pytest.skip("Dask runs one correction, for time (NumPy and array-api-strict run all)")
+    if backend.name == "torch" and name == "std" and correction == 0.5:
+        pytest.skip("PyTorch: std with a non-integer correction raises in array-api-compat's torch std "
+                    "(pytorch/pytorch#61492)")
     x = backend.asarray(rng.standard_normal((2, 3, 4)))
 
     def f(x, c=correction):  # a default, not a closure cell: a float cell would be a differentiable input

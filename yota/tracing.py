@@ -241,6 +241,29 @@ def _check_output(out, kind):
         raise errors.OutputError(f"the function returned {out!r}, not an array or a structure of arrays"
                                  + (" (a missing `return`?)" if out is None else "") + ".")
 
+    def labelled(o, depth=0):
+        # a labelled array (an object with .dims and an array in .data), found by duck typing
+        # in the output or its tuples, lists and dicts
+        if isinstance(o, (tuple, list)) and depth < 8:
+            return next((hit for item in o if (hit := labelled(item, depth + 1)) is not None), None)
+        if isinstance(o, dict) and depth < 8:
+            return labelled(list(o.values()), depth + 1)
+        if type(o) is Tracer or isinstance(o, _NOT_VALUES + (int, float, complex)):
+            return None
+        dims, data = getattr(o, "dims", None), getattr(o, "data", None)
+        if isinstance(dims, tuple) and (type(data) is Tracer or (hasattr(data, "shape") and hasattr(data, "dtype"))):
+            return o
+        return None
+
+    hit = labelled(out)
+    if hit is not None:
+        # flattened, its coordinates and attributes would count as outputs of their own
+        raise errors.OutputError(
+            f"the function returned a labelled array ({type(hit).__name__} with dims {tuple(hit.dims)!r}), "
+            f"which is not an array-API array: yota differentiates what array-API code returns. Return its "
+            f"array, `.data` (e.g. `return result.data`), and put the labels back outside the differentiated "
+            f"function.")
+
 
 def _concrete(o):
     return o.val if type(o) is Tracer else o

@@ -39,10 +39,16 @@ def has_int_array(xp, key) -> bool:
     return False
 
 
+def _negative_step(key) -> bool:
+    return any(isinstance(k, slice) and k.step is not None and k.step < 0 for k in _parts(key))
+
+
 def read(xp, x, key):
-    """``x[key]`` inside rules: keys with integer arrays go through ``ext.getitem``
-    (Dask cannot index with several integer arrays; its backend can)."""
-    return ext.getitem(xp, x, key) if has_int_array(xp, key) else x[key]
+    """``x[key]`` inside rules: keys with integer arrays or negative steps go through
+    ``ext.getitem`` (Dask cannot index with several integer arrays, PyTorch with a
+    negative step; their backends can), so that the gradient of a write with such a key
+    (``ext.setitem``) needs no indexing the write itself did not."""
+    return ext.getitem(xp, x, key) if has_int_array(xp, key) or _negative_step(key) else x[key]
 
 
 def _expand_to(xp, a, axis, ndim):

@@ -57,9 +57,17 @@ def expand_dims(xp, x, /, axis=0):
     return y, lambda g: (xp.squeeze(g, axis=_norm(axis, y.ndim)), None)
 
 
+def _unsqueeze(xp, g, axes):
+    # one int axis at a time, in ascending order (each names a position of the result):
+    # expand_dims takes a tuple only from 2025.12 on, and squeeze's forward needs no tuple
+    for a in axes:
+        g = xp.expand_dims(g, axis=a)
+    return g
+
+
 @rrule("squeeze")
 def squeeze(xp, x, /, axis):
-    return xp.squeeze(x, axis), lambda g: (xp.expand_dims(g, axis=_norm(axis, x.ndim)), None)
+    return xp.squeeze(x, axis), lambda g: (_unsqueeze(xp, g, _norm(axis, x.ndim)), None)
 
 
 @rrule("flip")

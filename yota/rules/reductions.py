@@ -28,16 +28,27 @@ def _cumulative_axis(x, axis):
     return 0 if axis is None else axis % x.ndim
 
 
+def _before(xp, x, axis):
+    """prod_{i<j} x_i along ``axis`` at each j (1 at j = 0): a doubling scan (log2(n) steps)
+    over x shifted by one. Only products, slices and concat: prod's forward needs no
+    cumulative_prod, and some libraries lack it (pydata sparse) or take it through
+    logarithms (ndonnx: nan for negative entries)."""
+    n, nd = x.shape[axis], x.ndim
+    cut = lambda lo, hi=None: _along(nd, axis, slice(lo, hi))  # noqa: E731
+    p = xp.concat([xp.ones_like(x[cut(0, 1)]), x[cut(0, n - 1)]], axis=axis)
+    s = 1
+    while s < n:
+        p = xp.concat([p[cut(0, s)], p[cut(s)] * p[cut(0, n - s)]], axis=axis)
+        s *= 2
+    return p
+
+
 def _others(xp, x, axis):
-    """The product of the other entries along ``axis``, at each position: the exclusive
-    cumulative products from the left times those from the right, with no division."""
-    n = x.shape[axis]
-    if n == 1:
+    """The product of the other entries along ``axis``, at each position: the products
+    before it times those after it, with no division."""
+    if x.shape[axis] == 1:
         return xp.ones_like(x)
-    head = _along(x.ndim, axis, slice(0, n))
-    left = xp.cumulative_prod(x, axis=axis, include_initial=True)[head]
-    right = xp.cumulative_prod(xp.flip(x, axis=axis), axis=axis, include_initial=True)[head]
-    return left * xp.flip(right, axis=axis)
+    return _before(xp, x, axis) * xp.flip(_before(xp, xp.flip(x, axis=axis), axis), axis=axis)
 
 
 @rrule("sum")
