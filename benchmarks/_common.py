@@ -5,7 +5,8 @@ Generic on purpose: nothing here knows about yota or about any array library.
     time_fn(fn, repeat=None, min_time=0.2) -> list of seconds per call
     peak_memory(fn) -> bytes (tracemalloc peak during one call)
     print_table(rows, markdown=False)
-    machine_info() -> dict, fmt_time(s), fmt_bytes(n), median(xs)
+    check_grads_fd(loss, params, value, grads) -> problems (finite differences)
+    machine_info() -> dict (CPU, cores, Python, NumPy and its BLAS), fmt_time(s), fmt_bytes(n), median(xs)
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = [
     "print_table",
     "machine_info",
     "print_machine",
+    "blas_info",
+    "check_grads_fd",
 ]
 
 
@@ -203,6 +206,9 @@ def machine_info():
     try:
         import numpy
         info["numpy"] = numpy.__version__
+        blas = blas_info()
+        if blas:
+            info["BLAS"] = blas
     except ImportError:
         pass
     if os.environ.get("OPENBLAS_CORETYPE"):
@@ -210,7 +216,56 @@ def machine_info():
     return info
 
 
+def blas_info():
+    """NumPy's BLAS as loaded: library, version, threading, kernel architecture,
+    threads (threadpoolctl when installed, else NumPy's build configuration)."""
+    try:
+        import threadpoolctl
+        pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+        if pools:
+            p = pools[0]
+            return (f"{p.get('internal_api')} {p.get('version')} ({p.get('threading_layer')}, "
+                    f"{p.get('architecture')}, {p.get('num_threads')} threads)")
+    except Exception:
+        pass
+    try:
+        import numpy
+        dep = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{dep.get('name')} {dep.get('version')}"
+    except Exception:
+        return None
+
+
 def print_machine(extra=None, markdown=False, file=None):
     info = dict(machine_info(), **(extra or {}))
     text = ", ".join(f"{k} {v}" for k, v in info.items())
     print(f"_Machine: {text}_" if markdown else f"machine: {text}", file=file or sys.stdout)
+
+
+def check_grads_fd(loss, params, value, grads, h=1e-6, rtol=1e-5, seed=0):
+    """Check a handwritten (value, grads of params) against ``loss(params)`` by
+    central differences along one random direction per parameter (float64
+    inputs). Returns a list of problems, empty when everything agrees."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    problems = []
+    v0 = float(loss(params))
+    if not np.isclose(float(value), v0, rtol=1e-12, atol=1e-12):
+        problems.append(f"value {float(value)!r} != loss {v0!r}")
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if np.shape(g) != np.shape(p):
+            problems.append(f"grad[{i}] shape {np.shape(g)} != param shape {np.shape(p)}")
+            continue
+        v = rng.standard_normal(np.shape(p))
+        step = h * max(1.0, float(np.max(np.abs(p))))
+
+        def at(t):
+            q = list(params)
+            q[i] = p + t * v
+            return float(loss(tuple(q)))
+        fd = (at(step) - at(-step)) / (2 * step)
+        an = float(np.sum(np.asarray(g) * v))
+        # <g, v> for a standard normal v is of the order of |g|: the natural scale
+        if abs(an - fd) > rtol * max(abs(fd), float(np.linalg.norm(g))) + 1e-9 * max(1.0, abs(v0)):
+            problems.append(f"grad[{i}]: <g, v> = {an:.10g}, finite differences {fd:.10g}")
+    return problems

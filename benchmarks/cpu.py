@@ -1,42 +1,45 @@
 #!/usr/bin/env python
 """CPU benchmark: value + gradient, yota vs handwritten NumPy vs peers.
 
-    python benchmarks/cpu.py                 # all workloads, all implementations
-    python benchmarks/cpu.py --quick         # fewer repeats
-    python benchmarks/cpu.py --only mlp,tiny --impl numpy,yota
-    python benchmarks/cpu.py --markdown      # table for pasting into a README
+    python benchmarks/cpu.py                    # every workload, every implementation
+    python benchmarks/cpu.py --quick            # 3 rounds instead of 5
+    python benchmarks/cpu.py --only mlp,tiny --impl yota,torch
+    python benchmarks/cpu.py --only longloop-4000,longloop-20000   # first calls, fresh processes
+    python benchmarks/cpu.py --markdown         # tables for pasting into a README
+    python benchmarks/cpu.py --self-check       # handwritten gradients vs finite differences
 
 Each workload has one loss written against the array API (``xp``) and one
-handwritten NumPy forward + backward, which is the baseline: ``ratio`` is
-median time / handwritten median time from the same run (<= 1.0 is faster
-than handwritten). Every implementation's value and gradient are checked
-against the handwritten ones before timing; a mismatch is printed loudly and
-the row is marked, the run goes on.
+handwritten NumPy forward + backward, which is the reference: every
+implementation's value and gradients are compared with it (a mismatch is
+printed loudly and marked), and ``ratio`` is time / handwritten time in the
+same round. Every implementation runs in its own process, one at a time, in
+interleaved rounds (see harness.py and README.md).
 
-Peers are used when importable: HIPS autograd, PyTorch (CPU), JAX (CPU, jit).
+Implementations: handwritten NumPy; yota (``yota.grad(loss, params, *data,
+wrt=1)``: parameter gradients only, like the others); HIPS autograd; PyTorch
+(CPU, ``torch.autograd.grad``); JAX (``jax.jit(jax.value_and_grad)``, x64 for
+float64 workloads); for the chain also a handwritten numexpr version (fused
+expressions on all cores: the physical ceiling). A missing peer shows as
+``unavailable``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
-import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from array_api_compat import array_namespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from losses import chain_loss, mlp_loss  # noqa: E402,F401
-from _common import (  # noqa: E402
-    first_call, fmt_bytes, fmt_ratio, fmt_time, median, peak_memory,
-    print_machine, print_table, time_fn,
-)
-
-os.environ.setdefault("JAX_PLATFORMS", "cpu")  # CPU benchmark: don't probe for GPUs
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+import harness  # noqa: E402
+from _common import check_grads_fd  # noqa: E402
+from losses import chain_loss, mlp_loss  # noqa: E402
+import _peers  # noqa: E402
 
 f32, f64 = np.float32, np.float64
 
@@ -44,16 +47,20 @@ f32, f64 = np.float32, np.float64
 # --------------------------------------------------------------------------
 # Workloads: loss(params, *data, xp=None) in array-API style (yota calls it
 # without xp, so it picks its namespace with array_namespace like user code);
-# numpy_vg(params, *data) -> (value, grads of params) written by hand.
+# numpy_vg(params, *data) -> (value, grads of params) written by hand;
+# make(rng, smoke) -> (params, data), tiny sizes when smoke.
 # --------------------------------------------------------------------------
 
 @dataclass
-class Workload:
+class Spec:
     name: str
     desc: str
-    make: object       # rng -> (params tuple, data tuple)
-    loss: object       # (params, *data, xp=None) -> scalar
-    numpy_vg: object   # (params, *data) -> (value, tuple of grads)
+    make: object
+    loss: object
+    numpy_vg: object
+    impls: list = field(default_factory=lambda: ["handwritten", "yota", "autograd", "torch", "jax"])
+    kind: str = "steady"
+    compare: dict = field(default_factory=dict)
 
 
 def glorot(rng, m, n, dtype):
@@ -62,12 +69,13 @@ def glorot(rng, m, n, dtype):
 
 # --- mlp: 784 -> 512 -> 512 -> 10, tanh, softmax cross-entropy -------------
 
-def mlp_make(rng, batch=256, sizes=(784, 512, 512, 10)):
+def mlp_make(rng, smoke=False, dtype=f32):
+    batch, sizes = (4, (6, 5, 4, 3)) if smoke else (256, (784, 512, 512, 10))
     params = []
     for m, n in zip(sizes, sizes[1:]):
-        params += [glorot(rng, m, n, f32), (0.1 * rng.standard_normal(n)).astype(f32)]
-    X = rng.random((batch, sizes[0]), dtype=f32)
-    Y = np.eye(sizes[-1], dtype=f32)[rng.integers(0, sizes[-1], batch)]  # one-hot
+        params += [glorot(rng, m, n, dtype), (0.1 * rng.standard_normal(n)).astype(dtype)]
+    X = rng.random((batch, sizes[0])).astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], batch)]  # one-hot
     return tuple(params), (X, Y)
 
 
@@ -81,7 +89,7 @@ def mlp_numpy(params, X, Y):
     S = E.sum(axis=1, keepdims=True)
     n = X.shape[0]
     loss = -np.sum(Y * (Z - np.log(S))) / n
-    dZ = (E / S - Y) / n
+    dZ = (E / S - Y) / n          # rows of Y sum to one (one-hot)
     dA2 = (dZ @ W3.T) * (1 - H2 * H2)
     dA1 = (dA2 @ W2.T) * (1 - H1 * H1)
     return loss, (X.T @ dA1, dA1.sum(0), H1.T @ dA2, dA2.sum(0), H2.T @ dZ, dZ.sum(0))
@@ -89,7 +97,7 @@ def mlp_numpy(params, X, Y):
 
 # --- tiny: per-call overhead ------------------------------------------------
 
-def tiny_make(rng, n=8):
+def tiny_make(rng, smoke=False, n=8):
     return tuple(rng.standard_normal(n) for _ in range(3)), ()
 
 
@@ -108,8 +116,8 @@ def tiny_numpy(params):
 
 # --- chain: long elementwise chain over 2M float64 -----------------------
 
-def chain_make(rng, n=2_000_000):
-    return (rng.standard_normal(n),), ()
+def chain_make(rng, smoke=False):
+    return (rng.standard_normal(64 if smoke else 2_000_000),), ()
 
 
 def chain_numpy(params):
@@ -124,11 +132,28 @@ def chain_numpy(params):
     return y.sum(), (g,)
 
 
+def chain_numexpr_vg(ne):
+    """The chain with one fused numexpr expression per step, forward and backward."""
+    def vg(params):
+        (y,) = params
+        ys = []
+        for _ in range(6):
+            ys.append(y)
+            y = ne.evaluate("sin(y) * 1.01 + y * 0.5")
+        yi = ys[-1]
+        g = ne.evaluate("cos(yi) * 1.01 + 0.5")
+        for yi in reversed(ys[:-1]):
+            ne.evaluate("g * (cos(yi) * 1.01 + 0.5)", out=g)
+        return y.sum(), (g,)
+    return vg
+
+
 # --- attention: one head, 256 x 64 -----------------------------------------
 
-def attention_make(rng, n=256, d=64):
-    params = tuple(glorot(rng, d, d, f32) for _ in range(3))
-    return params, (rng.standard_normal((n, d)).astype(f32),)
+def attention_make(rng, smoke=False, dtype=f32):
+    n, d = (5, 3) if smoke else (256, 64)
+    params = tuple(glorot(rng, d, d, dtype) for _ in range(3))
+    return params, (rng.standard_normal((n, d)).astype(dtype),)
 
 
 def attention_loss(params, X, xp=None):
@@ -159,11 +184,12 @@ def attention_numpy(params, X):
 
 # --- deep: 20 layers x 64 units, batch 64 ----------------------------------
 
-def deep_make(rng, layers=20, width=64, batch=64):
+def deep_make(rng, smoke=False, dtype=f32):
+    layers, width, batch = (3, 4, 5) if smoke else (20, 64, 64)
     params = []
     for _ in range(layers):
-        params += [glorot(rng, width, width, f32), (0.1 * rng.standard_normal(width)).astype(f32)]
-    return tuple(params), (rng.standard_normal((batch, width)).astype(f32),)
+        params += [glorot(rng, width, width, dtype), (0.1 * rng.standard_normal(width)).astype(dtype)]
+    return tuple(params), (rng.standard_normal((batch, width)).astype(dtype),)
 
 
 def deep_loss(params, X, xp=None):
@@ -188,96 +214,167 @@ def deep_numpy(params, X):
     return np.mean(H * H), tuple(reversed(grads))
 
 
-WORKLOADS = {w.name: w for w in [
-    Workload("mlp", "MLP 784-512-512-10, batch 256, tanh, softmax CE, f32", mlp_make, mlp_loss, mlp_numpy),
-    Workload("tiny", "sum(tanh(x*w+b)), 8 elements, f64", tiny_make, tiny_loss, tiny_numpy),
-    Workload("chain", "6x y=sin(y)*1.01+y*0.5, 2M elements, f64", chain_make, chain_loss, chain_numpy),
-    Workload("attention", "1-head attention 256x64, grads Wq/Wk/Wv, f32", attention_make, attention_loss, attention_numpy),
-    Workload("deep", "20 tanh layers x 64, batch 64, mean(out^2), f32", deep_make, deep_loss, deep_numpy),
+# --- gelu_ln: y = layernorm(gelu(x @ W + b)), 512 x 1024 ---------------------
+
+GELU_C = math.sqrt(2 / math.pi)   # tanh form of GELU: the array API has no erf
+GELU_A = 0.044715
+LN_EPS = 1e-5
+
+
+def gelu_ln_make(rng, smoke=False, dtype=f32):
+    n, d = (4, 6) if smoke else (512, 1024)
+    W = glorot(rng, d, d, dtype)
+    b = (0.1 * rng.standard_normal(d)).astype(dtype)
+    scale = (1 + 0.1 * rng.standard_normal(d)).astype(dtype)
+    shift = (0.1 * rng.standard_normal(d)).astype(dtype)
+    return (W, b, scale, shift), (rng.standard_normal((n, d)).astype(dtype),)
+
+
+def gelu_ln_loss(params, X, xp=None):
+    xp = xp or array_namespace(X)
+    W, b, scale, shift = params
+    Z = X @ W + b
+    G = 0.5 * Z * (1.0 + xp.tanh(GELU_C * (Z + GELU_A * (Z * Z * Z))))
+    mu = xp.mean(G, axis=-1, keepdims=True)
+    D = G - mu
+    var = xp.mean(D * D, axis=-1, keepdims=True)
+    Y = D / xp.sqrt(var + LN_EPS) * scale + shift
+    return xp.sum(Y * Y)
+
+
+def gelu_ln_numpy(params, X):
+    W, b, scale, shift = params
+    Z = X @ W + b
+    Z2 = Z * Z
+    T = np.tanh(GELU_C * (Z + GELU_A * (Z2 * Z)))
+    G = 0.5 * Z * (1 + T)
+    D = G - G.mean(axis=-1, keepdims=True)
+    rstd = 1 / np.sqrt((D * D).mean(axis=-1, keepdims=True) + LN_EPS)
+    Hn = D * rstd
+    Y = Hn * scale + shift
+    dY = 2 * Y
+    dHn = dY * scale
+    # layer norm backward: project out the mean and the Hn direction of each row
+    dG = rstd * (dHn - dHn.mean(axis=-1, keepdims=True) - Hn * (dHn * Hn).mean(axis=-1, keepdims=True))
+    # d gelu / dz = (1 + T) / 2 + z (1 - T^2) c (1 + 3 a z^2) / 2
+    dZ = dG * (0.5 * (1 + T) + (0.5 * GELU_C) * Z * (1 - T * T) * (1 + (3 * GELU_A) * Z2))
+    return np.sum(Y * Y), (X.T @ dZ, dZ.sum(0), (dY * Hn).sum(0), dY.sum(0))
+
+
+# --- longloop: first call on a long Python loop ------------------------------
+
+def longloop_make(rng, smoke=False):
+    return (rng.standard_normal(8),), ()
+
+
+def longloop_loss(n):
+    def loss(params, xp=None):
+        (x,) = params
+        xp = xp or array_namespace(x)
+        for _ in range(n):
+            x = xp.tanh(x) * 1.0001
+        return xp.sum(x)
+    loss.__name__ = f"longloop_{n}"
+    return loss
+
+
+def longloop_numpy(n):
+    def vg(params):
+        (x,) = params
+        d = np.ones_like(x)
+        for _ in range(n):
+            t = np.tanh(x)
+            d *= (1 - t * t) * 1.0001
+            x = t * 1.0001
+        return x.sum(), (d,)
+    return vg
+
+
+def _longloop(n):
+    return Spec(f"longloop-{n}", f"first call: {n}x x = tanh(x)*1.0001 on 8 f64 elements, grad of sum(x) "
+                f"(fresh process each)", longloop_make, longloop_loss(n), longloop_numpy(n),
+                impls=["handwritten", "yota", "autograd", "torch"], kind="first",
+                compare={"yota": "autograd", "torch": "autograd"})
+
+
+SPECS = {s.name: s for s in [
+    Spec("mlp", "MLP 784-512-512-10, batch 256, tanh, softmax CE, f32", mlp_make, mlp_loss, mlp_numpy),
+    Spec("tiny", "sum(tanh(x*w+b)), 8 elements, f64", tiny_make, tiny_loss, tiny_numpy),
+    Spec("chain", "6x y=sin(y)*1.01+y*0.5, 2M elements, f64", chain_make, chain_loss, chain_numpy,
+         impls=["handwritten", "numexpr", "yota", "autograd", "torch", "jax"]),
+    Spec("attention", "1-head attention 256x64, grads Wq/Wk/Wv, f32", attention_make, attention_loss,
+         attention_numpy),
+    Spec("deep", "20 tanh layers x 64, batch 64, mean(out^2), f32", deep_make, deep_loss, deep_numpy),
+    Spec("gelu_ln", "y = layernorm(gelu(x@W+b)) (tanh GELU, learned scale/shift), x 512x1024, W 1024x1024, "
+         "loss sum(y*y), grads W/b/scale/shift, f32", gelu_ln_make, gelu_ln_loss, gelu_ln_numpy),
+    _longloop(4000),
+    _longloop(20000),
 ]}
 
 
 # --------------------------------------------------------------------------
-# Implementations: factory(workload, params, data) -> Impl. ``call`` is what
-# gets timed (one value + gradient, synchronised); ``to_numpy`` turns its
-# result into (float value, tuple of ndarray grads) for the check only.
+# Implementations, built inside the worker: (spec, params, data) -> Case.
+# ``call`` is one value + gradient, synchronised; the digest is
+# (value, gradients) as NumPy arrays.
 # --------------------------------------------------------------------------
 
-@dataclass
-class Impl:
-    call: object
-    to_numpy: object = None
-    before_first: object = None   # run (untimed) before the first call
-    foreign_alloc: bool = False   # arrays allocated outside tracemalloc's view
+def make_handwritten(spec, params, data):
+    return harness.Case(lambda: spec.numpy_vg(params, *data))
 
 
-def _np_result(res):
-    val, grads = res
-    return float(val), tuple(np.asarray(g) for g in grads)
+def make_numexpr(spec, params, data):
+    if spec.name != "chain":
+        raise ImportError("numexpr: only the chain has a numexpr version")
+    ne, info = _peers.import_numexpr()
+    vg = chain_numexpr_vg(ne)
+    return harness.Case(lambda: vg(params), info=info)
 
 
-def make_numpy(w, params, data):
-    return Impl(lambda: w.numpy_vg(params, *data))
-
-
-def _import_yota():
-    try:
-        import yota
-    except ImportError:
-        # running from a checkout that is not installed
-        sys.path.insert(0, os.path.dirname(HERE))
-        import yota
-    return yota
-
-
-def make_yota(w, params, data):
-    yota = _import_yota()
-    if not hasattr(yota, "grad"):
-        raise ImportError(f"yota at {os.path.dirname(yota.__file__)} has no grad() yet")
+def make_yota(spec, params, data):
+    yota = _peers.import_yota()
 
     def call():
         # wrt=1: gradients of the parameters only, like the handwritten code
-        val, g = yota.grad(w.loss, params, *data, wrt=1)
+        val, g = yota.grad(spec.loss, params, *data, wrt=1)
         return val, g[1]
-    return Impl(call, before_first=yota.reset)
+    return harness.Case(call, before_first=yota.reset, info=_peers.yota_info(yota))
 
 
-def make_autograd(w, params, data):
-    import autograd
+def make_autograd(spec, params, data):
+    autograd, info = _peers.import_autograd()
     import autograd.numpy as anp
-    vg = autograd.value_and_grad(lambda p: w.loss(p, *data, xp=anp))
-    return Impl(lambda: vg(params))
+    vg = autograd.value_and_grad(lambda p: spec.loss(p, *data, xp=anp))
+    return harness.Case(lambda: vg(params), info=info)
 
 
-def make_torch(w, params, data):
-    import torch
+def make_torch(spec, params, data):
+    torch, info = _peers.import_torch()
     import array_api_compat.torch as tx
     tp = tuple(torch.from_numpy(p.copy()).requires_grad_() for p in params)
     td = tuple(torch.from_numpy(d) for d in data)
 
     def call():
-        val = w.loss(tp, *td, xp=tx)
+        val = spec.loss(tp, *td, xp=tx)
         return val.detach(), torch.autograd.grad(val, tp)
 
-    def to_numpy(res):
+    def digest(res):
         val, grads = res
-        return float(val), tuple(g.numpy() for g in grads)
-    return Impl(call, to_numpy, foreign_alloc=True)
+        return float(val), tuple(_peers.torch_to_numpy(g) for g in grads)
+    return harness.Case(call, digest, foreign_alloc=True, info=info)
 
 
-def make_jax(w, params, data):
-    import jax
+def make_jax(spec, params, data):
+    jax, info = _peers.import_jax(_peers.is_f64(*params, *data))
     import jax.numpy as jnp
-    x64 = any(np.asarray(a).dtype == f64 for a in params + data)
-    jax.config.update("jax_enable_x64", x64)
     jp = tuple(jnp.asarray(p) for p in params)
     jd = tuple(jnp.asarray(d) for d in data)
-    f = jax.jit(jax.value_and_grad(lambda p, *d: w.loss(p, *d, xp=jnp)))
-    return Impl(lambda: jax.block_until_ready(f(jp, *jd)), foreign_alloc=True)
+    f = jax.jit(jax.value_and_grad(lambda p, *d: spec.loss(p, *d, xp=jnp)))
+    return harness.Case(lambda: jax.block_until_ready(f(jp, *jd)), foreign_alloc=True, info=info)
 
 
 IMPLS = {
-    "numpy": make_numpy,      # handwritten: the baseline, keep it first
+    "handwritten": make_handwritten,
+    "numexpr": make_numexpr,
     "yota": make_yota,
     "autograd": make_autograd,
     "torch": make_torch,
@@ -285,149 +382,56 @@ IMPLS = {
 }
 
 
-def _version(module):
-    v = getattr(sys.modules.get(module), "__version__", None)
-    if v is None:
-        try:
-            from importlib.metadata import version
-            v = version(module)
-        except Exception:
-            v = "?"
-    return v
+def build_case(workload, impl, options):
+    spec = SPECS[workload]
+    if options.get("smoke") and spec.kind == "first":
+        spec = _longloop(50)  # the smoke run checks the code path, not the length
+    params, data = spec.make(np.random.default_rng(0), options.get("smoke", False))
+    return IMPLS[impl](spec, params, data)
 
 
 # --------------------------------------------------------------------------
-# Checking and running
+# Self check: every handwritten gradient against finite differences of the
+# array-API loss, at small sizes in float64.
 # --------------------------------------------------------------------------
 
-def check(got, ref, dtype):
-    """'' if ``got`` matches ``ref`` else a description of the mismatch."""
-    rtol, atol_rel = (2e-3, 1e-4) if dtype == f32 else (1e-7, 1e-10)
-    (gv, gg), (rv, rg) = got, ref
-    problems = []
-    if not math.isclose(gv, rv, rel_tol=rtol, abs_tol=atol_rel * max(abs(rv), 1.0)):
-        problems.append(f"value {gv!r} != {rv!r}")
-    if len(gg) != len(rg):
-        return f"{len(gg)} gradients, expected {len(rg)}"
-    for i, (a, b) in enumerate(zip(gg, rg)):
-        if a.shape != b.shape:
-            problems.append(f"grad[{i}] shape {a.shape} != {b.shape}")
-            continue
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        if not np.allclose(a, b, rtol=rtol, atol=atol_rel * max(scale, 1e-30)):
-            err = float(np.max(np.abs(a.astype(f64) - b)))
-            problems.append(f"grad[{i}] max abs err {err:.3g} (max |ref| {scale:.3g})")
-        if a.dtype != b.dtype:
-            problems.append(f"grad[{i}] dtype {a.dtype} != {b.dtype}")
-    return "; ".join(problems)
+def self_check(verbose=True):
+    failures = {}
+    rng = np.random.default_rng(1)
+    for name, spec in SPECS.items():
+        if name == "longloop-20000":
+            continue  # same code as longloop-4000
+        params, data = spec.make(rng, True)
+        params = tuple(np.asarray(p, f64) for p in params)
+        data = tuple(np.asarray(d, f64) for d in data)
+        if name.startswith("longloop"):
+            spec = _longloop(50)
+        value, grads = spec.numpy_vg(params, *data)
+        problems = check_grads_fd(lambda p: spec.loss(p, *data), params, value, grads)
+        if problems:
+            failures[name] = problems
+        if verbose:
+            print(f"  {name:<16} {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}")
+    return failures
 
 
-def loud(msg):
-    bar = "!" * 78
-    print(f"\n{bar}\n{msg}\n{bar}\n", file=sys.stderr, flush=True)
-
-
-def short_error(e):
-    text = f"{type(e).__name__}: {e}".splitlines()[0]
-    return text if len(text) <= 70 else text[:67] + "..."
-
-
-def run_workload(w, impls, args, versions):
-    rng = np.random.default_rng(0)
-    params, data = w.make(rng)
-    dtype = np.asarray(params[0]).dtype
-    rows, ref, base = [], None, None
-    timing = dict(min_time=0.05, min_repeat=3) if args.quick else dict(min_time=0.3, min_repeat=7)
-    for name in impls:
-        row = {"workload": w.name, "impl": name if name != "numpy" else "handwritten"}
-        print(f"  {w.name:<10} {row['impl']} ...", file=sys.stderr, flush=True)
-        try:
-            impl = IMPLS[name](w, params, data)
-            if name != "numpy" and name not in versions:
-                versions[name] = _version(name)
-        except ImportError as e:
-            rows.append(dict(row, status=f"unavailable ({short_error(e)})"))
-            continue
-        except Exception as e:
-            loud(f"{name} on {w.name}: setup failed\n{traceback.format_exc()}")
-            rows.append(dict(row, status=f"error ({short_error(e)})"))
-            continue
-        try:
-            if impl.before_first:
-                impl.before_first()
-            t_first, res = first_call(impl.call)
-            got = (impl.to_numpy or _np_result)(res)
-            del res
-            if ref is None:
-                ref, status = got, "reference"
-            else:
-                problem = check(got, ref, dtype)
-                status = "ok" if not problem else "MISMATCH"
-                if problem:
-                    loud(f"GRADIENT MISMATCH: {name} on {w.name}: {problem}")
-            times = time_fn(impl.call, **timing)
-            peak = peak_memory(impl.call)
-        except Exception as e:
-            loud(f"{name} on {w.name}: call failed\n{traceback.format_exc()}")
-            rows.append(dict(row, status=f"error ({short_error(e)})"))
-            continue
-        med = median(times)
-        if base is None:
-            base = med
-        rows.append(dict(
-            row,
-            median=fmt_time(med),
-            ratio=fmt_ratio(med / base),
-            first=fmt_time(t_first),
-            peak=fmt_bytes(peak) + ("*" if impl.foreign_alloc else ""),
-            n=len(times),
-            status=status,
-        ))
-    return rows
+SUITE = harness.Suite(
+    module_file=__file__,
+    title="CPU benchmark: value + gradient, yota vs handwritten NumPy vs peers",
+    doc=__doc__,
+    workloads=[harness.Workload(s.name, s.desc, s.impls, kind=s.kind, compare=s.compare) for s in SPECS.values()],
+    worker_env=lambda impl, options: _peers.worker_env_for_checkout(),
+)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer repeats")
-    p.add_argument("--only", help="comma-separated workloads: " + ",".join(WORKLOADS))
-    p.add_argument("--impl", help="comma-separated implementations: " + ",".join(IMPLS)
-                   + " (handwritten numpy always runs: it is the reference)")
-    p.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    args = p.parse_args(argv)
-
-    names = args.only.split(",") if args.only else list(WORKLOADS)
-    impls = args.impl.split(",") if args.impl else list(IMPLS)
-    for n in names:
-        if n not in WORKLOADS:
-            p.error(f"unknown workload {n!r}; choose from {', '.join(WORKLOADS)}")
-    for n in impls:
-        if n not in IMPLS:
-            p.error(f"unknown implementation {n!r}; choose from {', '.join(IMPLS)}")
-    impls = ["numpy"] + [n for n in impls if n != "numpy"]
-
-    versions = {}
-    rows = []
-    for n in names:
-        rows += run_workload(WORKLOADS[n], impls, args, versions)
-
-    print()
-    print_machine(versions, markdown=args.markdown)
-    if args.markdown:
-        print()
-    print_table(rows, markdown=args.markdown)
-    print()
-    note = ("median: per value+grad call; ratio: median / handwritten median (<= 1.0 is faster); "
-            "first: first call (yota after yota.reset(), JAX incl. jit compile); "
-            "peak: tracemalloc peak during one call (* = library allocates outside "
-            "tracemalloc, lower bound); n: timing samples.")
-    print(f"_{note}_" if args.markdown else note)
-    if any(r.get("status") == "MISMATCH" for r in rows):
-        print("\nWARNING: some gradients did not match the handwritten reference (see above).")
-    print("\nWorkloads:" if not args.markdown else "\nWorkloads:\n")
-    for n in names:
-        print(f"- `{n}`: {WORKLOADS[n].desc}" if args.markdown else f"  {n:<10} {WORKLOADS[n].desc}")
+    argv = sys.argv[1:] if argv is None else argv
+    if "--self-check" in argv:
+        print("handwritten gradients vs central differences (float64, small sizes):")
+        return 1 if self_check() else 0
+    return harness.main(SUITE, argv, extra_args=[(("--self-check",), dict(
+        action="store_true", help="check the handwritten gradients against finite differences and exit"))])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
