@@ -42,11 +42,11 @@ import time
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common
+import _support
 import yota
 
-dask = _common.require("dask", "dask", "Dask")
-da = _common.require("dask.array", "dask", "dask.array")
+dask = _support.require("dask", "dask", "Dask")
+da = _support.require("dask.array", "dask", "dask.array")
 
 
 def loss(w, b, X, y, l2):
@@ -105,7 +105,7 @@ def main(argv=None):
 
     client = cluster = None
     if args.scheduler or args.local_cluster:
-        distributed = _common.require("distributed", "dask", "dask.distributed")
+        distributed = _support.require("distributed", "dask", "dask.distributed")
         Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
         if args.scheduler:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common
+import _support
 import yota
 
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         yota.draw(tape, args.out)
     except ImportError as e:             # pydot or Graphviz's dot program: the message says what to install
         print(f"{e}\n(--out tape.dot writes the source, which needs neither)", file=sys.stderr)
-        return _common.MISSING
+        return _support.MISSING
     print(f"wrote {args.out}: {len(tape.ops)} ops, {len(tape.inputs)} inputs, {len(tape.outputs)} outputs")
     return 0
 

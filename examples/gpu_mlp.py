@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common
+import _support
 import yota
 
 
@@ -138,7 +138,7 @@ def main(argv=None):
         return x - lr * gx
 
     n_batches = n_train // args.batch
-    bar = _common.progress(range(args.steps), args.steps, "training")
+    bar = _support.progress(range(args.steps), args.steps, "training")
     first = None
     losses = []
     t0 = time.perf_counter()

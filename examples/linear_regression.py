@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common  # noqa: F401  (yota from this checkout when it is not installed)
+import _support  # noqa: F401  (yota from this checkout when it is not installed)
 import yota
 
 

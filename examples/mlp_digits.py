@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common
+import _support
 import yota
 
 
@@ -91,7 +91,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    load_digits = _common.require("sklearn.datasets", "bench", "scikit-learn (its bundled digits data)").load_digits
+    load_digits = _support.require("sklearn.datasets", "bench", "scikit-learn (its bundled digits data)").load_digits
 
     rng = np.random.default_rng(args.seed)
     digits = load_digits()
@@ -109,7 +109,7 @@ def main(argv=None):
     def sgd(x, gx):
         return x - lr * gx
 
-    bar = _common.progress(range(args.epochs), args.epochs, "training")
+    bar = _support.progress(range(args.epochs), args.epochs, "training")
     for epoch in bar:
         perm = rng.permutation(len(train))
         total = 0.0

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common
+import _support
 import yota
 
 
@@ -99,11 +99,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    optimize = _common.require("scipy.optimize", "test", "SciPy")
+    optimize = _support.require("scipy.optimize", "test", "SciPy")
     X, y = make_data(args.rows, args.features, args.seed)
     if args.dask:
-        dask = _common.require("dask", "dask", "Dask")
-        da = _common.require("dask.array", "dask", "dask.array")
+        dask = _support.require("dask", "dask", "Dask")
+        da = _support.require("dask.array", "dask", "dask.array")
         X = da.from_array(X, chunks=(args.chunk_rows, args.features))
         y = da.from_array(y, chunks=(args.chunk_rows,))
         compute = dask.compute

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-import _common
+import _support
 import yota
 
 FIELDS = ("W1", "b1", "w2", "b2")
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
           f"(clip {args.clip:g})")
 
     lr = args.lr
-    bar = _common.progress(range(args.steps), args.steps, "DP-SGD")
+    bar = _support.progress(range(args.steps), args.steps, "DP-SGD")
     clipped = []
     for step in bar:
         idx = rng.choice(args.train, size=batch, replace=False)

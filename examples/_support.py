@@ -1,7 +1,7 @@
 """What the examples share: yota from this checkout when it is not installed,
 a clear message for a missing extra, and a progress bar.
 
-Each example does ``import _common`` (its own folder is on ``sys.path`` when it
+Each example does ``import _support`` (its own folder is on ``sys.path`` when it
 runs as a script) before ``import yota``.
 """
 from __future__ import annotations
