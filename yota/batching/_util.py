@@ -93,3 +93,9 @@ def size_differs(name: str, what: str):
         f"inside vmap, xp.{name} gets {what} that differs between the examples of the batch, so its result "
         f"may have a different size for each example. Sizes must be the same for every example: compute "
         f"them from shapes (Python ints), or take the largest size and mask with xp.where(mask, x, 0).")
+
+
+def is_array(x) -> bool:
+    """An array argument (not a Python number, nor a dtype: NumPy's scalar types
+    have ``shape`` and ``ndim`` as class attributes)."""
+    return hasattr(x, "shape") and not isinstance(x, type)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from .. import ops
 from ..primitives import stop_gradient
-from ._util import aligned, batch_size_any, batched, example_ndim
+from ._util import aligned, batch_size_any, batched, example_ndim, is_array
 
 
 def _example_rank(args, dims) -> int:
-    return max((example_ndim(a, d) for a, d in zip(args, dims) if hasattr(a, "shape")), default=0)
+    return max((example_ndim(a, d) for a, d in zip(args, dims) if is_array(a)), default=0)
 
 
 def elementwise(name):
     def rule(xp, dims, *args, **kwargs):
         r = _example_rank(args, dims)
         for k, a in kwargs.items():  # clip's min/max may be keywords
-            if hasattr(a, "shape"):
+            if is_array(a):
                 r = max(r, example_ndim(a, dims.kw.get(k)))
         if name == "clip" and dims[0] is None:
             # clip's result has x's shape (array-api-strict does not broadcast x

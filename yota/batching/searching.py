@@ -9,7 +9,7 @@ size depends on the values (``nonzero``, ``unique_*``) cannot be batched.
 from __future__ import annotations
 
 from .. import ops
-from ._util import aligned, batch_size_any, batched, example_ndim, shift_axis, size_differs
+from ._util import aligned, batch_size_any, batched, example_ndim, is_array, shift_axis, size_differs
 
 # ---------------------------------------------------------------- sorting
 
@@ -41,7 +41,7 @@ def _(xp, dims, x1, x2, /, *, side="left", sorter=None):
     # the index is the number of entries of the row before x2 (left) or not after it (right)
     k = example_ndim(x2, dims[1])
     a = xp.reshape(rows, (size,) + (1,) * k + (rows.shape[1],))
-    v = xp.expand_dims(aligned(xp, x2, dims[1], k), axis=-1) if hasattr(x2, "shape") else x2
+    v = xp.expand_dims(aligned(xp, x2, dims[1], k), axis=-1) if is_array(x2) else x2
     hit = (a < v) if side == "left" else (a <= v)
     if xp.isdtype(rows.dtype, "real floating"):
         # NaN sorts last, as the libraries' searchsorted has it: before a NaN come all
@@ -63,7 +63,7 @@ def _(xp, dims, x1, x2, /, *, invert=False):
     size = x2.shape[0]
     k = example_ndim(x1, dims[0])
     values = xp.reshape(x2, (size,) + (1,) * k + (-1,))
-    if hasattr(x1, "shape"):
+    if is_array(x1):
         hit = xp.equal(xp.expand_dims(aligned(xp, x1, dims[0], k), axis=-1), values)
     else:
         hit = xp.equal(values, x1)
@@ -97,9 +97,9 @@ def _(xp, dims, x, /, *, axis=-1, n=1, prepend=None, append=None):
         if a is None:
             continue
         d = dims[name]
-        if hasattr(a, "shape") and example_ndim(a, d) < nd:
+        if is_array(a) and example_ndim(a, d) < nd:
             # NumPy's extension: a 0-d value stands for a slice of length one along the axis
             edge = tuple(1 if i == ax else s for i, s in enumerate(x.shape[1:]))
             a = xp.broadcast_to(aligned(xp, a, d, nd), ((size,) if d is not None else ()) + edge)
-        kw[name] = batched(xp, a, d, size) if hasattr(a, "shape") else a
+        kw[name] = batched(xp, a, d, size) if is_array(a) else a
     return xp.diff(x, **kw), 0
