@@ -10,7 +10,7 @@ import pytest
 import yota
 from yota import ops
 from _helpers import namespace_of
-from _vmap_check import arrays_for, axis_combinations, check_vmap
+from _vmap_check import arrays_for, axis_combinations, batched_op_count, check_vmap
 from test_rules_manipulation import MANIPULATION, _allocating, device
 
 CASES = sorted(n for n in MANIPULATION if n.startswith(("tril", "triu", "meshgrid", "asarray")))
@@ -71,6 +71,7 @@ def test_full_like(backend, rng):
     check_vmap(backend, lambda xp, x: xp.full_like(x, 7, dtype=xp.int64), [x], out_axes=None)
 
 
+@pytest.mark.filterwarnings("ignore:The `numpy.copyto`:FutureWarning")  # Dask's own full, in the loop
 @pytest.mark.parametrize("in_axes", [(0, 0), (0, None), (None, 0), (-1, 0)])
 def test_full_traced_fill(backend, rng, in_axes):
     # a traced fill value (NumPy's and Dask's extension: the standard takes a Python scalar)
@@ -163,3 +164,24 @@ def test_batched_size_is_an_error(name):
     f = yota.vmap(lambda n: SIZES[name](namespace_of(n), n))
     with pytest.raises(yota.errors.BatchedControlFlowError, match=f"xp.{name}|size depends"):
         f(n)
+
+
+ONE_OP = {
+    **{n: (MANIPULATION[n][0], MANIPULATION[n][1], 0) for n in CASES},
+    "meshgrid_one_batched": (lambda xp, x, y: xp.meshgrid(x, y), [(2,), (3,)], (None, 0)),
+    "zeros_like": (lambda xp, x: xp.zeros_like(x) + xp.ones_like(x) + xp.full_like(x, 2.0), [(2, 3)], 0),
+    # (0-d examples: no indexing, whose rules live elsewhere)
+    "full": (lambda xp, x, y: xp.full((2,), xp.astype(x > 0.0, xp.int64)) + xp.full_like(y, x), [(), (2,)],
+             (0, None)),
+    "linspace": (lambda xp, x: xp.linspace(x, x * 2.0, 4), [()], 0),
+    "eye": (lambda xp, x: xp.eye(3, k=xp.astype(x > 0.0, xp.int64)), [()], 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_OP))
+def test_no_per_example_loop(name):
+    # the batched tape does not grow with the batch (the per-example fallback would)
+    from conftest import Backend
+    fn, shapes, in_axes = ONE_OP[name]
+    numpy = Backend("numpy")
+    assert batched_op_count(numpy, fn, shapes, 2, in_axes) == batched_op_count(numpy, fn, shapes, 5, in_axes)

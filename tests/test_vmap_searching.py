@@ -8,7 +8,7 @@ import pytest
 
 import yota
 from _helpers import namespace_of
-from _vmap_check import B, arrays_for, axis_combinations, check_vmap, xfail_engine
+from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, check_vmap, xfail_engine
 from test_rules_manipulation import MANIPULATION
 from test_rules_searching import SEARCH, SORT, WHERE, _distinct
 
@@ -178,7 +178,7 @@ def test_isin(backend, rng, in_axes, invert):
 def test_isin_0d(backend, rng):
     x1 = rng.integers(0, 4, (B,))
     x2 = rng.integers(0, 4, (B, 3))
-    check_vmap(backend, lambda xp, a, b: xp.isin(a, b) | xp.isin(b, a), [x1, x2])
+    check_vmap(backend, lambda xp, a, b: (xp.isin(a, b) | xp.isin(b, a), xp.isin(2, b)), [x1, x2])
 
 
 def _strict_isin_ignores_invert():
@@ -244,3 +244,24 @@ def test_reductions_of_0d_examples(backend, rng):
     fn = lambda xp, x: (xp.argmax(x), xp.argmin(x, keepdims=True), xp.count_nonzero(x), xp.all(x > 0.0),
                         xp.any(x > 0.0, keepdims=True))
     check_vmap(backend, fn, [x])
+
+
+ONE_OP = {
+    "sort": (lambda xp, x: xp.sort(x, axis=0, descending=True), [(3, 4)], 0),
+    "argsort": (lambda xp, x: xp.argsort(x), [(3, 4)], 0),
+    "searchsorted_rows": (lambda xp, s, v: xp.searchsorted(s, v, side="right"), [(4,), (2, 3)], (0, 0)),
+    "searchsorted_values": (lambda xp, s, v: xp.searchsorted(s, v), [(4,), (2, 3)], (None, 0)),
+    "isin": (lambda xp, a, b: xp.isin(a, b, invert=True), [(2, 3), (4,)], (0, 0)),
+    "diff": (lambda xp, x, p: xp.diff(x, axis=0, prepend=p), [(3, 2), (1, 2)], (None, 0)),
+    "all_any": (lambda xp, x: xp.all(x > 0.0, axis=1) | xp.any(x < 0.0), [(3, 4)], 0),
+    "where": (lambda xp, c, x: xp.where(c > 0.0, x, 0.0), [(3, 4), (4,)], (0, None)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_OP))
+def test_no_per_example_loop(name):
+    # the batched tape does not grow with the batch (the per-example fallback would)
+    from conftest import Backend
+    fn, shapes, in_axes = ONE_OP[name]
+    numpy = Backend("numpy")
+    assert batched_op_count(numpy, fn, shapes, 2, in_axes) == batched_op_count(numpy, fn, shapes, 5, in_axes)
