@@ -80,7 +80,9 @@ def test_full_traced_fill(backend, rng, in_axes):
 
     def fn(xp, x, s):
         return (xp.full(x.shape, s[0], dtype=x.dtype, device=device(x)) * x + xp.full_like(x, s[1]),
-                xp.full((2,), xp.astype(s[0] > 0.0, xp.int64)), xp.full_like(x, s[0] > 0.0, dtype=xp.int32))
+                xp.full((2,), xp.astype(s[0] > 0.0, xp.int64)), xp.full_like(x, s[0] > 0.0, dtype=xp.int32),
+                xp.full_like(x, fill_value=xp.astype(s[1] > 0.0, xp.int64)),
+                xp.full(shape=(3,), fill_value=xp.astype(s[1] > 0.0, xp.int64)))
 
     x, s = arrays_for(rng, [(2, 3), (2,)], in_axes)
     check_vmap(backend, fn, [x, s], in_axes=in_axes)

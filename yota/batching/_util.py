@@ -99,3 +99,9 @@ def is_array(x) -> bool:
     """An array argument (not a Python number, nor a dtype: NumPy's scalar types
     have ``shape`` and ``ndim`` as class attributes)."""
     return hasattr(x, "shape") and not isinstance(x, type)
+
+
+def arg_dim(dims, i: int, name: str):
+    """The batch dim of the argument at position ``i``, which the call may also
+    have given by keyword ``name`` (``full_like(x, fill_value=v)``)."""
+    return dims[i] if i < len(dims) else dims.kw.get(name)

@@ -11,7 +11,7 @@ library's own are (never a view of the arguments).
 from __future__ import annotations
 
 from .. import ops
-from ._util import aligned, batch_size_any, batched, size_differs
+from ._util import aligned, arg_dim, batch_size_any, batched, size_differs
 
 
 def _fresh(xp, v, dtype=None):
@@ -65,15 +65,15 @@ for _name in ("empty_like", "zeros_like", "ones_like"):
 
 @ops.batching("full_like")
 def _(xp, dims, x, /, fill_value, *, dtype=None, **kwargs):
-    if dims[1] is None:  # only x is batched
+    if arg_dim(dims, 1, "fill_value") is None:  # only x is batched
         return xp.full_like(x[0, ...], fill_value, dtype=dtype, **kwargs), None
     shape = tuple(x.shape[1:]) if dims[0] is not None else tuple(x.shape)
     return _filled(xp, fill_value, shape, x.dtype if dtype is None else dtype), 0
 
 
 @ops.batching("full")
-def _(xp, dims, shape, fill_value, /, *, dtype=None, **kwargs):
-    if dims[0] is not None:
+def _(xp, dims, shape, fill_value, *, dtype=None, **kwargs):
+    if arg_dim(dims, 0, "shape") is not None:
         size_differs("full", "a shape")
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _filled(xp, fill_value, shape, fill_value.dtype if dtype is None else dtype), 0
@@ -125,7 +125,7 @@ def _example_size(a, d) -> int:
 
 @ops.batching("linspace")
 def _(xp, dims, start, stop, /, num, *, dtype=None, device=None, endpoint=True):
-    if dims[2] is not None or dims.kw.get("num") is not None:
+    if arg_dim(dims, 2, "num") is not None:
         size_differs("linspace", "a num")
     size = batch_size_any(dims, (start, stop), {})
     # the library decides the dtype from array bounds (NumPy: theirs; Dask: float64):
@@ -154,7 +154,7 @@ def _(xp, dims, start, stop, /, num, *, dtype=None, device=None, endpoint=True):
 
 @ops.batching("eye")
 def _(xp, dims, n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
-    if dims[0] is not None or dims[1] is not None:
+    if dims[0] is not None or arg_dim(dims, 1, "n_cols") is not None:
         size_differs("eye", "a number of rows or columns")
     # a batched diagonal offset: the ones sit where column - row == k
     cols = n_rows if n_cols is None else n_cols

@@ -5,7 +5,7 @@ sequence (concat, stack) are broadcast along the batch first. ``axis=None``
 from __future__ import annotations
 
 from .. import ops
-from ._util import aligned, batch_size, batched, broadcast_shape, example_ndim, shift_axis, size_differs
+from ._util import aligned, arg_dim, batch_size, batched, broadcast_shape, example_ndim, shift_axis, size_differs
 
 
 def _axis_in(axis, nd: int):
@@ -85,7 +85,7 @@ def _(xp, dims, x, /, shift, *, axis=None):
 
 
 @ops.batching("moveaxis")
-def _(xp, dims, x, source, destination, /):
+def _(xp, dims, x, /, source, destination):
     nd = x.ndim - 1
     return xp.moveaxis(x, shift_axis(source, nd), shift_axis(destination, nd)), 0
 
@@ -101,7 +101,7 @@ def _(xp, dims, x, /, shape, **kwargs):
 
 
 @ops.batching("tile")
-def _(xp, dims, x, repetitions, /):
+def _(xp, dims, x, /, repetitions):
     # tile pads the shorter of (reps, example shape) with leading ones; give
     # the example those axes explicitly, so that the batch's repetition is 1
     reps = tuple(repetitions)
@@ -110,8 +110,8 @@ def _(xp, dims, x, repetitions, /):
 
 
 @ops.batching("repeat")
-def _(xp, dims, x, repeats, /, *, axis=None):
-    if dims[1] is not None:
+def _(xp, dims, x, /, repeats, *, axis=None):
+    if arg_dim(dims, 1, "repeats") is not None:
         size_differs("repeat", "a repeats array")
     if axis is None:  # repeat the flattened example
         return xp.repeat(xp.reshape(x, (x.shape[0], -1)), repeats, axis=1), 0
