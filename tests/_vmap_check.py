@@ -10,6 +10,7 @@ import pytest
 
 import yota
 from _helpers import namespace_of
+from yota import backends, batching, passes
 from yota.testing import to_numpy
 
 B = 3  # the batch size: small, and unlike any example axis of the case tables
@@ -172,8 +173,6 @@ def batched_op_count(backend, fn, shapes, size, in_axes=0) -> int:
     """The number of ops of the batched tape of ``fn`` for a batch of ``size``
     (the same for every size when each op got a batching rule: the
     per-example fallback records one op per example)."""
-    from yota import backends, batching, passes
-
     axes = _axes(in_axes, len(shapes))
     rng = np.random.default_rng(1)
     full = [backend.asarray(rng.standard_normal(s if a is None else (size,) + tuple(s))) for s, a in

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import yota
-from yota import ops
+from conftest import Backend
 from _helpers import namespace_of
 from _vmap_check import arrays_for, axis_combinations, batched_op_count, check_vmap
 from test_rules_manipulation import MANIPULATION, _allocating, device
+from yota import ops
 
 CASES = sorted(n for n in MANIPULATION if n.startswith(("tril", "triu", "meshgrid", "asarray")))
 
@@ -92,7 +93,8 @@ def test_arange_from_a_shape(backend, rng):
     # n is a Python int (a shape): the same for every example, not batched
     def fn(xp, x):
         n = int(x.shape[0])
-        return x * xp.astype(xp.arange(n, device=device(x)), x.dtype)[:, None] + xp.astype(xp.arange(1, n + 1), x.dtype)[:, None]
+        i = xp.astype(xp.arange(n, device=device(x)), x.dtype)[:, None]
+        return x * i + xp.astype(xp.arange(1, n + 1), x.dtype)[:, None]
 
     x, = arrays_for(rng, [(4, 2)], [1])
     check_vmap(backend, fn, [x], in_axes=1)
@@ -183,7 +185,6 @@ ONE_OP = {
 @pytest.mark.parametrize("name", sorted(ONE_OP))
 def test_no_per_example_loop(name):
     # the batched tape does not grow with the batch (the per-example fallback would)
-    from conftest import Backend
     fn, shapes, in_axes = ONE_OP[name]
     numpy = Backend("numpy")
     assert batched_op_count(numpy, fn, shapes, 2, in_axes) == batched_op_count(numpy, fn, shapes, 5, in_axes)

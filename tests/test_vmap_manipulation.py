@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import yota
+from _helpers import namespace_of
 from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, check_vmap, xfail_engine
 from test_rules_manipulation import MANIPULATION
 from yota import ops
+from yota.testing import to_numpy
 
 CREATION_CASES = ("tril", "triu", "meshgrid", "asarray")  # in test_vmap_creation.py
 UTILITY_CASES = ("diff",)  # in test_vmap_searching.py
@@ -94,8 +96,6 @@ def test_nested(backend, rng):
     fn, shapes = MANIPULATION["concat_axis1_list"]
     x = backend.asarray(rng.standard_normal((2, B) + shapes[0]))
     y = backend.asarray(rng.standard_normal((2, B) + shapes[1]))
-    from _helpers import namespace_of
-    from yota.testing import to_numpy
 
     def f(x, y):
         return fn(namespace_of(x), x, y)

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 import yota
+from conftest import Backend
 from _helpers import namespace_of
-from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, check_vmap, xfail_engine
+from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, batched_shape, check_vmap, xfail_engine
 from test_rules_manipulation import MANIPULATION
 from test_rules_searching import SEARCH, SORT, WHERE, _distinct
+from yota import ops
 
 
 def _combos(backend, shapes):
@@ -36,7 +38,7 @@ def test_sort(backend, rng, name, fname):
     kw = SORT[name]
     for in_axes in ([0, -1] if backend.name != "dask" else [1]):
         yota.reset()
-        x = _distinct(rng, batched_shape_of((4, 4), in_axes))  # no ties: argsort is unique
+        x = _distinct(rng, batched_shape((4, 4), in_axes))  # no ties: argsort is unique
         check_vmap(backend, lambda xp, x: getattr(xp, fname)(x, **kw), [x], in_axes=in_axes)
 
 
@@ -90,7 +92,6 @@ def test_data_dependent_size_is_an_error(backend, name):
     f = yota.vmap(lambda x: getattr(namespace_of(x), name)(x))
     with pytest.raises(yota.errors.BatchedControlFlowError, match="xp.where"):
         f(x)
-    from yota import ops
     with pytest.raises(yota.errors.BatchedControlFlowError, match=f"xp.{name}"):
         ops.OPS[name].batch(None, (0,), x)
 
@@ -170,8 +171,8 @@ def test_isin(backend, rng, in_axes, invert):
         pytest.skip("Dask runs a subset, for time")
     if invert and backend.name == "array_api_strict" and _strict_isin_ignores_invert():
         pytest.skip("array-api-strict's isin ignores invert= (upstream bug): the loop's answer is wrong")
-    x1 = rng.integers(0, 6, batched_shape_of((2, 3), in_axes[0]))
-    x2 = rng.integers(0, 6, batched_shape_of((2, 2), in_axes[1]))
+    x1 = rng.integers(0, 6, batched_shape((2, 3), in_axes[0]))
+    x2 = rng.integers(0, 6, batched_shape((2, 2), in_axes[1]))
     check_vmap(backend, lambda xp, a, b: xp.isin(a, b, invert=invert), [x1, x2], in_axes=in_axes)
 
 
@@ -184,11 +185,6 @@ def test_isin_0d(backend, rng):
 def _strict_isin_ignores_invert():
     import array_api_strict as xp
     return bool(xp.all(xp.isin(xp.asarray([1]), xp.asarray([1]), invert=True)))
-
-
-def batched_shape_of(shape, axis):
-    from _vmap_check import batched_shape
-    return batched_shape(shape, axis)
 
 
 # ---------------------------------------------------------------- utility: diff, all, any
@@ -261,7 +257,6 @@ ONE_OP = {
 @pytest.mark.parametrize("name", sorted(ONE_OP))
 def test_no_per_example_loop(name):
     # the batched tape does not grow with the batch (the per-example fallback would)
-    from conftest import Backend
     fn, shapes, in_axes = ONE_OP[name]
     numpy = Backend("numpy")
     assert batched_op_count(numpy, fn, shapes, 2, in_axes) == batched_op_count(numpy, fn, shapes, 5, in_axes)
