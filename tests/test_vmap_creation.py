@@ -12,7 +12,6 @@ from conftest import Backend
 from _helpers import namespace_of
 from _vmap_check import arrays_for, axis_combinations, batched_op_count, check_vmap
 from test_rules_manipulation import MANIPULATION, _allocating, device
-from yota import ops
 
 CASES = sorted(n for n in MANIPULATION if n.startswith(("tril", "triu", "meshgrid", "asarray")))
 
@@ -29,16 +28,9 @@ def test_creation_of_arrays(backend, rng, name):
         check_vmap(backend, fn, arrays_for(rng, shapes, axes), in_axes=in_axes)
 
 
-def _setitem_fallback(backend):
-    if backend.name == "array_api_strict" and ops.OPS["ext.setitem"].batch is None:
-        pytest.xfail("ext.setitem has no batching rule yet (indexing family): it runs once per example, "
-                     "and that fallback's a[i] (yota/batching/__init__.py) is refused by array-api-strict")
-
-
 @pytest.mark.parametrize("in_axes", [0, 1, -1])
 def test_allocation_inside_batched_code(backend, rng, in_axes):
     # zeros/ones/full/eye/arange/linspace/*_like/empty of example shapes, filled by setitem
-    _setitem_fallback(backend)
     if backend.name == "dask" and in_axes != 0:
         pytest.skip("Dask runs one axis, for time")
     check_vmap(backend, _allocating, arrays_for(rng, [(3, 4)], [in_axes]), in_axes=in_axes)
@@ -46,7 +38,6 @@ def test_allocation_inside_batched_code(backend, rng, in_axes):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_allocation_dtype(backend, rng, dtype):
-    _setitem_fallback(backend)
     check_vmap(backend, _allocating, arrays_for(rng, [(2, 3)], [0], dtype=dtype))
 
 
