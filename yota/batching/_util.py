@@ -57,3 +57,51 @@ def shift_axis(axis, ndim: int):
 
 def first_batched(*ds) -> int | None:
     return 0 if any(d is not None for d in ds) else None
+
+
+def batch_size_any(dims, args, kwargs) -> int:
+    """The batch size, from a batched positional or keyword argument (diff's
+    ``prepend`` may be the only batched one)."""
+    for a, d in list(zip(args, dims)) + [(kwargs[k], d) for k, d in dims.kw.items() if k in kwargs]:
+        if d is None:
+            continue
+        if isinstance(d, tuple):
+            for x, dx in zip(a, d):
+                if dx is not None:
+                    return x.shape[0]
+        else:
+            return a.shape[0]
+    raise AssertionError("no batched argument")
+
+
+def broadcast_shape(*shapes) -> tuple:
+    """The standard's broadcast of shapes (Python ints), from the right."""
+    n = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(n):
+        sizes = {s[len(s) - n + i] for s in shapes if len(s) - n + i >= 0} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"shapes {shapes} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def size_differs(name: str, what: str):
+    """A batched value decides the size of the result: the examples would have
+    results of different sizes, which one array cannot hold."""
+    raise errors.BatchedControlFlowError(
+        f"inside vmap, xp.{name} gets {what} that differs between the examples of the batch, so its result "
+        f"may have a different size for each example. Sizes must be the same for every example: compute "
+        f"them from shapes (Python ints), or take the largest size and mask with xp.where(mask, x, 0).")
+
+
+def is_array(x) -> bool:
+    """An array argument (not a Python number, nor a dtype: NumPy's scalar types
+    have ``shape`` and ``ndim`` as class attributes)."""
+    return hasattr(x, "shape") and not isinstance(x, type)
+
+
+def arg_dim(dims, i: int, name: str):
+    """The batch dim of the argument at position ``i``, which the call may also
+    have given by keyword ``name`` (``full_like(x, fill_value=v)``)."""
+    return dims[i] if i < len(dims) else dims.kw.get(name)

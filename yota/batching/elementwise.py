@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from .. import ops
 from ..primitives import stop_gradient
-from ._util import aligned, example_ndim
+from ._util import aligned, batch_size_any, batched, example_ndim, is_array
 
 
 def _example_rank(args, dims) -> int:
-    # (a dtype class such as np.float64 has a `shape` descriptor: only arrays count)
-    return max((example_ndim(a, d) for a, d in zip(args, dims) if hasattr(a, "shape") and not isinstance(a, type)),
-               default=0)
+    return max((example_ndim(a, d) for a, d in zip(args, dims) if is_array(a)), default=0)
 
 
 def elementwise(name):
     def rule(xp, dims, *args, **kwargs):
         r = _example_rank(args, dims)
         for k, a in kwargs.items():  # clip's min/max may be keywords
-            if hasattr(a, "shape") and not isinstance(a, type):
+            if is_array(a):
                 r = max(r, example_ndim(a, dims.kw.get(k)))
+        if name == "clip" and dims[0] is None:
+            # clip's result has x's shape (array-api-strict does not broadcast x
+            # against its bounds): x takes the batch's shape first
+            args = (batched(xp, args[0], None, batch_size_any(dims, args, kwargs)),) + args[1:]
+            dims = type(dims)((0,) + tuple(dims[1:]), dims.kw)
         new = tuple(aligned(xp, a, d, r) for a, d in zip(args, dims))
         kw = {k: aligned(xp, a, dims.kw.get(k), r) for k, a in kwargs.items()}
         f = xp
