@@ -332,3 +332,20 @@ def test_ndarray_subclasses_are_refused(rng):
         yota.grad(lambda x: namespace_of(x).sum(x * x), x)
     with pytest.raises(TypeError, match="masked arrays"):
         yota.grad(lambda x: namespace_of(x).sum(x * x), np.asmatrix(rng.random((2, 2))))
+
+
+@pytest.mark.parametrize("make", [
+    lambda xp, n: xp.zeros((n,)), lambda xp, n: xp.ones((n, 2)), lambda xp, n: xp.arange(n),
+    lambda xp, n: xp.full((n,), 2.0), lambda xp, n: xp.eye(n), lambda xp, n: xp.linspace(0.0, 1.0, num=n),
+], ids=["zeros", "ones", "arange", "full", "eye", "linspace"])
+def test_sizes_from_traced_values_are_guarded(make):
+    def h(x):
+        xp = namespace_of(x)
+        n = xp.astype(x[0], xp.int64)  # a 0-d traced size, never converted by Python
+        return xp.sum(make(xp, n) + x[1]) * x[1]
+
+    for n in (3.0, 5.0, 3.0):
+        x = np.array([n, 1.5])
+        g = yota.grad(h, x)[1][1]
+        size = make(np, int(n)).size
+        np.testing.assert_allclose(g[1], 2 * 1.5 * size + float(np.sum(make(np, int(n)))))

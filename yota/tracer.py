@@ -167,7 +167,7 @@ class Context:
         fn = name if isinstance(name, str) else tape.const(name, getattr(name, "__name__", None))
         enc_args = tuple([Var(a.vid) if type(a) is Tracer else a if type(a) in _PLAIN else self._encode(a)
                           for a in args])
-        dependent = entry is not None and entry.data_dependent is not None and entry.data_dependent(args)
+        dependent = entry is not None and entry.data_dependent is not None and entry.data_dependent(args, kwargs)
         # Only rules make differentiable values; a plain record (creation,
         # comparison, or an op inside a rule) has no derivative of its own.
         if isinstance(result, (tuple, list)):
@@ -363,6 +363,7 @@ class Tracer:
 
     __slots__ = ("val", "vid", "ctx", "diff", "__weakref__")
     __array_priority__ = 10000
+    __yota_tracer__ = True  # lets modules that cannot import this one (the op table) recognise it
 
     def __init__(self, val, var: int, ctx: Context, diff: bool = False):
         self.val = val

@@ -232,18 +232,31 @@ def _is_bool_array(k) -> bool:
     return dt is not None and "bool" in str(dt) and len(getattr(k, "shape", ())) > 0
 
 
-def _masked_key(args) -> bool:
+def _traced(x) -> bool:
+    return getattr(type(x), "__yota_tracer__", False)
+
+
+def _traced_size(args, kwargs) -> bool:
+    """A creation function whose size comes from a traced value (``xp.arange(n)``
+    with a 0-d traced ``n``): the rest of the tape depends on that value."""
+    for a in list(args) + list(kwargs.values()):
+        if _traced(a) or (isinstance(a, (tuple, list)) and any(_traced(b) for b in a)):
+            return True
+    return False
+
+
+def _masked_key(args, kwargs=None) -> bool:
     if len(args) < 2:
         return False
     keys = args[1] if isinstance(args[1], tuple) else (args[1],)
     return any(_is_bool_array(k) for k in keys)
 
 
-def _array_repeats(args) -> bool:
-    return len(args) > 1 and hasattr(args[1], "shape")
+def _array_repeats(args, kwargs=None) -> bool:
+    return (len(args) > 1 and hasattr(args[1], "shape")) or hasattr((kwargs or {}).get("repeats"), "shape")
 
 
-def _always(args) -> bool:
+def _always(args, kwargs=None) -> bool:
     return True
 
 
@@ -261,11 +274,13 @@ def _ew(name, diff=DIFF, *, aliases=None, ufunc=None, infix=None, prefix=None):
 
 
 # Creation
-for _n in ("asarray", "full", "full_like", "meshgrid", "tril", "triu"):
+for _n in ("asarray", "full_like", "meshgrid", "tril", "triu"):
     _def(_n, "creation")
-for _n in ("arange", "empty", "empty_like", "eye", "from_dlpack", "linspace", "ones", "ones_like", "zeros",
-           "zeros_like"):
+_def("full", "creation", data_dependent=lambda args, kwargs: _traced_size(args[:1], {}))
+for _n in ("empty_like", "from_dlpack", "ones_like", "zeros_like"):
     _def(_n, "creation", NONDIFF)
+for _n in ("arange", "empty", "eye", "linspace", "ones", "zeros"):
+    _def(_n, "creation", NONDIFF, data_dependent=_traced_size)
 
 # Data types
 _def("astype", "data type", identity_if=_same_dtype)

@@ -180,7 +180,7 @@ def _build(tree, leaves, axes, out_axes, size, nested):
     out_axes_leaves = _out_axes(traced.out_tree, out_axes)
     final = []
     for o, d, oa in zip(outs, out_dims, out_axes_leaves):
-        final.append(_place(ctx, xp, o, d, oa, size))
+        final.append(_place(ctx, ctx.ns, o, d, oa, size))  # recorded: the tracing namespace
     btape = passes.optimize(ctx.tape.freeze([_encode(ctx, o) for o in final], len(final)))
     fn = passes.lower(btape, None if nested else backend, "vmap")
     build = compile_builder(traced.out_tree, "value")
