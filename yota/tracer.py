@@ -177,7 +177,7 @@ class Context:
                 self._mark_batched(enc_args, enc_kw, outs)
             for r, v in zip(result, outs):
                 if dependent:
-                    self._shape_guard(v, r, name, args)
+                    self._shape_guard(v, r, name, dependent)
             tracers = [Tracer(r, v, self, False) for r, v in zip(result, outs)]
             return _rebuild(result, tracers)
         out = tape.new_var(type_of(result))
@@ -185,7 +185,7 @@ class Context:
         if self.batched is not None:
             self._mark_batched(enc_args, enc_kw, (out,))
         if dependent:
-            self._shape_guard(out, result, name, args)
+            self._shape_guard(out, result, name, dependent)
         return Tracer(result, out, self, False)
 
     def _check_result(self, result, name):
@@ -211,15 +211,16 @@ class Context:
         if any(v in self.batched for v in iter_vars((args, kwargs))):
             self.batched.update(outs)
 
-    def _shape_guard(self, var, value, name, args):
+    def _shape_guard(self, var, value, name, deciders):
         # The rest of the tape was recorded for this size: a later call whose
         # data give another size must take a new trace.
         shape = tuple(getattr(value, "shape", ()))
         if any(s is None or s != s for s in shape):
             raise errors.UnknownShapeError(getattr(name, "__name__", name), self.ext.unknown_size_advice)
         if self.on_guard is not None:
-            for v in _size_deciders(name, args):  # the values the size depends on, not the result
-                self.on_guard(v, "shape")
+            for d in deciders:  # the values the size depends on (the op table says which), not the result
+                if type(d) is Tracer:
+                    self.on_guard(d.vid, "shape")
         self.tape.append(Op(GUARD, (), "shape", (Var(var), tuple(int(s) for s in shape)),
                             section=self.tape.section, loc=errors.user_location()))
 
@@ -280,16 +281,6 @@ class Context:
             except Exception:
                 pass
         return None
-
-
-def _size_deciders(name, args) -> list[int]:
-    """The variables whose values decide a data-dependent result's size."""
-    if name in ("__getitem__", "ext.getitem") and len(args) > 1:
-        keys = args[1] if isinstance(args[1], tuple) else (args[1],)
-        return [k.vid for k in keys if type(k) is Tracer]
-    if name == "repeat" and len(args) > 1 and type(args[1]) is Tracer:
-        return [args[1].vid]
-    return [a.vid for a in args if type(a) is Tracer]
 
 
 def _rebuild(result, tracers):

@@ -236,28 +236,43 @@ def _traced(x) -> bool:
     return getattr(type(x), "__yota_tracer__", False)
 
 
-def _traced_size(args, kwargs) -> bool:
+# A data-dependent entry's predicate returns the values its result's size
+# depends on (empty: not data-dependent for these arguments); the tracer guards
+# the size, and vmap refuses a batched one.
+
+def _traced_in(*values) -> list:
+    out = []
+    for a in values:
+        if _traced(a):
+            out.append(a)
+        elif isinstance(a, (tuple, list)):
+            out += [b for b in a if _traced(b)]
+    return out
+
+
+def _size_from(*positions, keywords=()):
     """A creation function whose size comes from a traced value (``xp.arange(n)``
-    with a 0-d traced ``n``): the rest of the tape depends on that value."""
-    for a in list(args) + list(kwargs.values()):
-        if _traced(a) or (isinstance(a, (tuple, list)) and any(_traced(b) for b in a)):
-            return True
-    return False
+    with a 0-d traced ``n``): the arguments at these positions / keywords."""
+    def deciders(args, kwargs):
+        return _traced_in(*(args[i] for i in positions if i < len(args)),
+                          *(kwargs[k] for k in keywords if k in kwargs))
+    return deciders
 
 
-def _masked_key(args, kwargs=None) -> bool:
+def _masked_key(args, kwargs=None) -> list:
     if len(args) < 2:
-        return False
+        return []
     keys = args[1] if isinstance(args[1], tuple) else (args[1],)
-    return any(_is_bool_array(k) for k in keys)
+    return [k for k in keys if _is_bool_array(k)]
 
 
-def _array_repeats(args, kwargs=None) -> bool:
-    return (len(args) > 1 and hasattr(args[1], "shape")) or hasattr((kwargs or {}).get("repeats"), "shape")
+def _array_repeats(args, kwargs=None) -> list:
+    r = args[1] if len(args) > 1 else (kwargs or {}).get("repeats")
+    return [r] if hasattr(r, "shape") else []
 
 
-def _always(args, kwargs=None) -> bool:
-    return True
+def _always(args, kwargs=None) -> list:
+    return list(args) or [True]
 
 
 # --------------------------------------------------------------------------- the table
@@ -276,11 +291,14 @@ def _ew(name, diff=DIFF, *, aliases=None, ufunc=None, infix=None, prefix=None):
 # Creation
 for _n in ("asarray", "full_like", "meshgrid", "tril", "triu"):
     _def(_n, "creation")
-_def("full", "creation", data_dependent=lambda args, kwargs: _traced_size(args[:1], {}))
+_def("full", "creation", data_dependent=_size_from(0, keywords=("shape",)))
 for _n in ("empty_like", "from_dlpack", "ones_like", "zeros_like"):
     _def(_n, "creation", NONDIFF)
-for _n in ("arange", "empty", "eye", "linspace", "ones", "zeros"):
-    _def(_n, "creation", NONDIFF, data_dependent=_traced_size)
+for _n in ("empty", "ones", "zeros"):
+    _def(_n, "creation", NONDIFF, data_dependent=_size_from(0, keywords=("shape",)))
+_def("arange", "creation", NONDIFF, data_dependent=_size_from(0, 1, 2, keywords=("start", "stop", "step")))
+_def("eye", "creation", NONDIFF, data_dependent=_size_from(0, 1, keywords=("n_rows", "n_cols")))
+_def("linspace", "creation", NONDIFF, data_dependent=_size_from(2, keywords=("num",)))
 
 # Data types
 _def("astype", "data type", identity_if=_same_dtype)
