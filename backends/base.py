@@ -32,7 +32,10 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
 ``prepare_inputs(leaves)`` the arrays to run on, made from the arrays passed in
                           (Dask: zero-length chunks dropped); called on every call
 ``replaces_getitem``      ``x[key]`` must run this backend's ``getitem``, not the
-                          library's own indexing (Dask's reads some keys wrongly)
+                          library's own indexing (Dask's reads some keys wrongly,
+                          PyTorch has no negative steps)
+``operators_via_namespace`` ``a @ b``, ``-a`` run as ``xp.matmul(a, b)``, ``xp.negative(a)``
+                          (the namespace fills what the library's operators lack: sparse)
 ========================  ==========================================================
 
 Everything but ``namespace`` has a default written against the standard alone
@@ -134,6 +137,7 @@ class Backend:
         self.unknown_size_advice = getattr(module, "unknown_size_advice", "")
         self.replaces_getitem = bool(getattr(module, "replaces_getitem", False))
         self.prepare_inputs = getattr(module, "prepare_inputs", None)
+        self.operators_via_namespace = bool(getattr(module, "operators_via_namespace", False))
         self.result_libraries: tuple = ()
         for hook in HOOKS:
             fn = getattr(module, hook, None) if module is not None else None

@@ -26,6 +26,8 @@ import numpy as np
 import sparse
 
 is_lazy = False
+#: sparse's operators refuse fill values the namespace's functions retry with zeros
+operators_via_namespace = True
 
 
 def _zero_fill(a):

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 is_lazy = False
+#: PyTorch has no negative slice steps: ``x[::-1]`` runs :func:`getitem`, which flips instead
+replaces_getitem = True
 
 
 def device(x):

@@ -174,20 +174,10 @@ def _plain(lib, library, fn, floats, ints):
     return out
 
 
-#: (library, case): yota's failures, each a limitation of the engine with a request filed
-ENGINE = {
-    ("sparse", "matmul_sum"): "engine: `@` runs as operator.matmul, not through the backend's namespace, so "
-                              "the sparse backend cannot give sparse's matmul zero fill values; the cotangent "
-                              "of sum is broadcast_to(1.0) (fill value 1), which sparse's matmul refuses",
-}
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_reference_gradient(request, library, case):
     lib = _library(library)
-    if (library, case) in ENGINE:
-        request.node.add_marker(pytest.mark.xfail(reason=ENGINE[library, case], strict=True))
     fn, shapes, idx = CASES[case]
     rng = np.random.default_rng(0)
     floats, ints = _inputs(rng, shapes, idx)

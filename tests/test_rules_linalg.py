@@ -152,18 +152,9 @@ DASK_XFAIL: dict = {}  # every linalg rule runs on Dask too
 
 
 # PyTorch cases that fail in the engine (yota/flatten.py), not in the rules.
-TORCH_XFAIL = {
-    "slogdet_batched_both": "engine: PyTorch's slogdet returns a torch.return_types structseq (a tuple "
-                            "without _fields), which flatten takes for a static value: the output has no "
-                            "arrays to seed",
-}
-
-
 def _xfail_dask(request, backend, name):
     if backend.name == "dask" and name in DASK_XFAIL:
         request.node.add_marker(pytest.mark.xfail(reason=DASK_XFAIL[name], strict=False))
-    if backend.name == "torch" and name in TORCH_XFAIL:
-        request.node.add_marker(pytest.mark.xfail(reason=TORCH_XFAIL[name], strict=True))
 
 
 def _inputs(backend, rng, shapes):

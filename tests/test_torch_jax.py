@@ -173,9 +173,6 @@ def _make_like(name, x, dt):
     return a if name == "numpy" else _make(name)(a)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: PyTorch's slogdet/eigh/svd/qr return torch.return_types "
-                                       "structseqs (tuples without _fields), which yota/flatten.py takes for "
-                                       "static values: the output has no arrays, the gradient is ZeroTangent")
 def test_torch_structseq_output():
     torch = _library("torch")
     from array_api_compat import array_namespace

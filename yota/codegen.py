@@ -34,10 +34,11 @@ class _Writer:
     ``traced``: the function will run on Tracers (a nested call), so ops that
     are the identity at run time (``stop_gradient``) must still be recorded."""
 
-    def __init__(self, n_consts: int, traced: bool = False):
+    def __init__(self, n_consts: int, traced: bool = False, operators_as_calls: bool = False):
         self.extra: list = []
         self.base = n_consts
         self.traced = traced
+        self.operators_as_calls = operators_as_calls
 
     def bind(self, value) -> str:
         self.extra.append(value)
@@ -87,9 +88,9 @@ class _Writer:
             return f"k{fn.index}({', '.join(args)})"
         entry = ops.lookup(fn)
         if entry is not None:
-            if entry.infix is not None and len(op.args) == 2 and not op.kwargs:
+            if entry.infix is not None and len(op.args) == 2 and not op.kwargs and not self.operators_as_calls:
                 return f"{args[0]} {entry.infix} {args[1]}"
-            if entry.prefix is not None and len(op.args) == 1 and not op.kwargs:
+            if entry.prefix is not None and len(op.args) == 1 and not op.kwargs and not self.operators_as_calls:
                 return f"{entry.prefix}{args[0]}"
             if entry.alias and len(op.args) == 1 and not op.kwargs:
                 return f"ext.record({fn!r}, {args[0]})" if self.traced else args[0]
@@ -144,10 +145,12 @@ def generate(tape: Tape, name: str = "f", writer: _Writer | None = None, lines_o
     return "\n".join(lines) + "\n"
 
 
-def compile_tape(tape: Tape, name: str = "f", traced: bool = False):
+def compile_tape(tape: Tape, name: str = "f", traced: bool = False, operators_as_calls: bool = False):
     """The tape's generated function, with the constant table bound; ``traced``
-    when it will run on Tracers (a nested call)."""
-    w = _Writer(len(tape.consts), traced)
+    when it will run on Tracers (a nested call); ``operators_as_calls`` writes
+    ``xp.matmul(a, b)`` for ``a @ b`` (for a backend whose namespace fills what
+    its operators lack)."""
+    w = _Writer(len(tape.consts), traced, operators_as_calls)
     guard_lines: dict[int, str] = {}
     src = generate(tape, name, w, guard_lines)
     consts = list(tape.consts) + w.extra

@@ -13,6 +13,7 @@ kinds of node never compare equal.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import types
 from typing import Any, Callable, NamedTuple
@@ -50,8 +51,11 @@ class Seq(NamedTuple):
 
 
 class Mapping(NamedTuple):
+    """A dict, or a dict subclass (``cls``; rebuilt from a copy of ``proto``)."""
     keys: tuple
     items: tuple
+    cls: type = dict
+    proto: Any = None
     tag: str = "dict"
 
 
@@ -225,8 +229,14 @@ class _Flattener:
             if isinstance(x, functools.partial):
                 return Partial(self(x.func), Seq(tuple, tuple(map(self, x.args))),
                                Mapping(tuple(x.keywords), tuple(map(self, x.keywords.values()))), t)
-            if isinstance(x, (tuple, list, dict)):
-                return _static(x)
+            if isinstance(x, (tuple, list)):
+                # another sequence type (torch.return_types, a user's subclass): rebuilt as t(items)
+                node = Seq(t, tuple(map(self, x)))
+                if not _rebuilds(t, x):
+                    raise _Unrebuildable(t)
+                return node
+            if isinstance(x, dict):
+                return Mapping(tuple(x.keys()), tuple(map(self, x.values())), t, _Carry(x))
             d = getattr(x, "__dict__", None)
             if d is not None and type(d) is dict:
                 return Obj(t, tuple(d.keys()), tuple(map(self, d.values())), False)
@@ -247,6 +257,30 @@ class _Flattener:
                 vals.append(_EMPTY_CELL)
         return Func(f.__code__, (id(f.__globals__), _static(f.__defaults__), _static(f.__kwdefaults__)),
                     tuple(vals), _Carry(f))
+
+
+_REBUILDS: dict = {}
+
+
+def _rebuilds(t, x) -> bool:
+    """Whether ``t(list_of_items)`` makes a ``t`` of those items (true of struct
+    sequences and most tuple/list subclasses)."""
+    ok = _REBUILDS.get(t)
+    if ok is None:
+        try:
+            y = t(list(x))
+            ok = type(y) is t and len(y) == len(x)
+        except Exception:  # noqa: BLE001 - any constructor that does not take one sequence
+            ok = False
+        _REBUILDS[t] = ok
+    return ok
+
+
+class _Unrebuildable(TypeError):
+    def __init__(self, t):
+        super().__init__(f"yota cannot rebuild a {t.__module__}.{t.__qualname__} from its items (its "
+                         f"constructor does not take one sequence): pass or return a tuple or list of the arrays "
+                         f"instead, or give the class a namedtuple's _fields")
 
 
 def flatten(x, spec: Callable[[Any], tuple]) -> tuple[Any, list]:
@@ -275,9 +309,16 @@ def unflatten(node, leaves: Callable[[], Any]):
     if t is Static:
         return node.carry.obj if node.carry is not None else node.value
     if t is Seq:
-        return node.kind(unflatten(n, leaves) for n in node.items)
+        items = [unflatten(n, leaves) for n in node.items]
+        return node.kind(items)
     if t is Mapping:
-        return dict(zip(node.keys, (unflatten(n, leaves) for n in node.items)))
+        pairs = zip(node.keys, [unflatten(n, leaves) for n in node.items])
+        if node.cls is dict:
+            return dict(pairs)
+        new = copy.copy(node.proto.obj)  # keeps what a subclass carries (a defaultdict's factory)
+        new.clear()
+        new.update(pairs)
+        return new
     if t is NamedTup:
         return node.cls(*(unflatten(n, leaves) for n in node.items))
     if t is Obj:
@@ -371,6 +412,13 @@ def _collapse(t):
     return ZERO if all(isinstance(v, ZeroTangent) for v in t.fields.values()) else t
 
 
+def _rebuild_mapping(proto, items: dict):
+    new = copy.copy(proto)
+    new.clear()
+    new.update(items)
+    return new
+
+
 def _rebuild_object(cls, names, values):
     obj = object.__new__(cls)
     for n, v in zip(names, values):
@@ -411,9 +459,12 @@ def compile_builder(node, mode: str, convert=None):
         if t is Seq:
             if n.kind is tuple:
                 return "(" + "".join(expr(c) + ", " for c in n.items) + ")"
-            return "[" + ", ".join(expr(c) for c in n.items) + "]"
+            if n.kind is list:
+                return "[" + ", ".join(expr(c) for c in n.items) + "]"
+            return f"{const(n.kind)}((" + "".join(expr(c) + ", " for c in n.items) + "))"
         if t is Mapping:
-            return "{" + ", ".join(f"{const(key)}: {expr(c)}" for key, c in zip(n.keys, n.items)) + "}"
+            body = "{" + ", ".join(f"{const(key)}: {expr(c)}" for key, c in zip(n.keys, n.items)) + "}"
+            return body if n.cls is dict else f"M({const(n.proto.obj)}, {body})"
         if t is NamedTup:
             return f"{const(n.cls)}(" + ", ".join(expr(c) for c in n.items) + ")"
         if t is Obj:
@@ -441,6 +492,6 @@ def compile_builder(node, mode: str, convert=None):
     body = expr(node)
     src = f"def build(g):\n    return {body}\n"
     env = {"C": consts, "NOT": NOTANGENT, "ZERO": ZERO, "T": Tangent, "Z": _collapse, "R": _rebuild_object,
-           "FT": types.FunctionType}
+           "FT": types.FunctionType, "M": _rebuild_mapping}
     exec(compile(src, "<yota builder>", "exec"), env)
     return env["build"]

@@ -44,9 +44,10 @@ def implementation(name, xp, ext):
         return name
     entry = ops.lookup(name)
     if entry is not None:
-        if entry.infix is not None:
+        as_calls = getattr(ext, "operators_via_namespace", False) is True
+        if entry.infix is not None and not as_calls:
             return _OPFUNCS[entry.infix]
-        if entry.prefix is not None:
+        if entry.prefix is not None and not as_calls:
             return _UNARY[entry.prefix]
         if entry.alias:
             return _alias
@@ -580,6 +581,9 @@ class TracingNamespace:
                 return f(*(_concrete(a) for a in args), **{k: _concrete(v) for k, v in kwargs.items()})
         elif name in ("linalg", "fft") and not self._prefix:
             value = TracingNamespace(ctx, f"{self._prefix}{name}.")
+        elif entry is None and hasattr(concrete, name) and (
+                isinstance(getattr(concrete, name), type) or not callable(getattr(concrete, name))):
+            value = getattr(concrete, name)  # a type or a constant of the library (xp.bool_): itself
         else:
             if not hasattr(concrete, name):
                 raise errors.UnknownFunctionError(full, getattr(concrete, "__name__", "?"))
@@ -610,6 +614,7 @@ class TracingExt:
 
     is_lazy = True
     replaces_getitem = False
+    operators_via_namespace = False
     prepare_inputs = None
     unknown_size_advice = ""
 

@@ -47,7 +47,7 @@ from .xp import namespace
 
 __all__ = ["namespace", "scatter_add", "setitem", "getitem", "device", "to_float", "is_lazy",
            "replaces_getitem", "check_inputs", "prepare_inputs", "UnknownChunkSizesError", "reset", "from_numpy",
-           "transform", "unknown_size_advice"]
+           "unknown_size_advice"]
 
 is_lazy = True
 unknown_size_advice = ("For a Dask array, call .compute_chunk_sizes() on the data-dependent part (for example "
@@ -76,15 +76,6 @@ def from_numpy(a, like):
     """``a`` as a Dask array chunked like ``like`` (one chunk where its sizes are unknown)."""
     known = all(not any(c != c for c in cs) for cs in like.chunks)
     return da.from_array(a, chunks=like.chunks if known else "auto")
-
-
-def transform(tape):
-    """Every ``x[key]`` runs this backend's :func:`getitem` (NumPy's semantics),
-    never Dask's own indexing (see :mod:`.keys`)."""
-    if not any(op.fn == "__getitem__" for op in tape.ops):
-        return tape
-    return tape.replace(ops=tuple(op.replace(fn="ext.getitem") if op.fn == "__getitem__" else op
-                                  for op in tape.ops))
 
 
 def reset() -> None:

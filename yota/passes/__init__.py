@@ -22,6 +22,15 @@ __all__ = ["optimize", "lower", "PIPELINE", "simplify_shapes", "fold_fills", "el
 PIPELINE = (simplify_shapes, fold_fills, eliminate_common_subexpressions, factor, eliminate_dead_code)
 
 
+def _getitem_through_backend(tape: Tape) -> Tape:
+    """Every ``x[key]`` as the backend's ``getitem`` (its library's own indexing
+    reads some keys wrongly or refuses them: Dask, PyTorch's negative steps)."""
+    if not any(op.fn == "__getitem__" for op in tape.ops):
+        return tape
+    return tape.replace(ops=tuple(op.replace(fn="ext.getitem") if op.fn == "__getitem__" else op
+                                  for op in tape.ops))
+
+
 def optimize(tape: Tape) -> Tape:
     for p in PIPELINE:
         tape = p(tape)
@@ -31,6 +40,9 @@ def optimize(tape: Tape) -> Tape:
 def lower(tape: Tape, backend, name: str = "f"):
     """The function that runs ``tape`` (already optimized) on ``backend``'s arrays,
     or, with ``backend=None``, on Tracers of an outer trace (a nested call)."""
+    if backend is not None and backend.replaces_getitem:
+        tape = _getitem_through_backend(tape)
     final = backend.transform(tape) if backend is not None else tape
-    fn = codegen.compile_tape(final, name, traced=backend is None)
+    fn = codegen.compile_tape(final, name, traced=backend is None,
+                              operators_as_calls=bool(getattr(backend, "operators_via_namespace", False)))
     return backend.wrap(fn, final) if backend is not None else fn
