@@ -31,57 +31,6 @@ def arrays_for(rng, shapes, axes, dtype=np.float64, make=None):
     return [np.asarray(make(batched_shape(s, a)), dtype=dtype) for s, a in zip(shapes, axes)]
 
 
-def _strict_probes():
-    import array_api_strict as xp
-    return [
-        ("yota/transforms/vmap.py slices one example with x[(slice(None),) * a + (0,)], a key without "
-         "a trailing Ellipsis, which array-api-strict refuses for arrays of two or more axes",
-         lambda: yota.vmap(lambda x: namespace_of(x).sum(x))(xp.asarray(np.ones((2, 2))))),
-        ("yota/transforms/vmap.py places results (out_axes, broadcasts of unbatched results) with the "
-         "concrete namespace on tracers, which array-api-strict refuses",
-         lambda: yota.vmap(lambda x: x * 2.0, in_axes=1, out_axes=1)(xp.asarray(np.ones((2, 2))))),
-        ("yota/batching/__init__.py runs an op without a batching rule once per example, taking "
-         "example i as a[i], which array-api-strict refuses for arrays of two or more axes",
-         lambda: yota.vmap(_no_rule)(xp.asarray(np.ones((2, 2), dtype=np.int64)))),
-    ]
-
-
-@yota.primitive
-def _no_rule(x):
-    """An op without a batching rule (integer: no derivative rule needed either)."""
-    return x * 2
-
-
-@functools.lru_cache(maxsize=None)
-def _strict_engine_bug():
-    """The engine bug that still stops vmap on array-api-strict, or None (each
-    probed once: when it is fixed the tests run in full by themselves)."""
-    for what, probe in _strict_probes():
-        try:
-            probe()
-        except (IndexError, AttributeError):
-            return what
-    return None
-
-
-def xfail_engine(backend):
-    """xfail a vmap test on array-api-strict while the engine does not serve it (the probes)."""
-    if backend.name == "array_api_strict":
-        bug = _strict_engine_bug()
-        yota.reset()
-        if bug is not None:
-            pytest.xfail("engine: " + bug)
-
-
-def xfail_wrapped_tracer(backend, out):
-    """On Dask, yota/transforms/vmap.py broadcasts a result that is the same for
-    every example with Dask's own broadcast_to, which wraps the tracer itself as
-    the data of the result (a Tracer where numbers should be): xfail while it does."""
-    if backend.name == "dask" and any(type(getattr(y, "_meta", None)).__name__ == "Tracer" for y in _leaves(out)):
-        pytest.xfail("engine: yota/transforms/vmap.py broadcasts an unbatched result with Dask's broadcast_to "
-                     "on a tracer (the result's data is the tracer)")
-
-
 def _perturbed(a):
     """Other values for the cached call: floats keep their order and signs,
     integers are rotated."""
@@ -137,7 +86,6 @@ def compare(got, want, rtol=None):
 def check_vmap(backend, fn, arrays, in_axes=0, out_axes=0, twice=True, rtol=None):
     """``vmap(f, in_axes, out_axes)`` of ``f(*xs) = fn(xp, *xs)`` on the numpy
     ``arrays`` (made on ``backend``) equals the loop; returns the batched result."""
-    xfail_engine(backend)
     axes = _axes(in_axes, len(arrays))
 
     def f(*xs):
@@ -146,7 +94,6 @@ def check_vmap(backend, fn, arrays, in_axes=0, out_axes=0, twice=True, rtol=None
 
     g = yota.vmap(f, in_axes=in_axes, out_axes=out_axes)
     got = g(*[backend.asarray(a, dtype=a.dtype) for a in arrays])
-    xfail_wrapped_tracer(backend, got)
     compare(got, _loop(backend, f, arrays, axes, out_axes), rtol)
     if twice:
         traces = yota.cache_info()["traces"]

@@ -7,8 +7,6 @@ gradients (vmap of grad) and the gradient of a vmap.
 the second time on other values, which must not retrace, and compares both
 with the loop. The gradient tests' case tables are reused: their skip reasons
 name the keys array-api-strict or Dask refuse in the plain per-example call.
-Engine bugs met on the way (/work/notes/batch-b_requests.md) are probed, and a
-test meeting one xfails only while its probe still reproduces it.
 """
 from __future__ import annotations
 
@@ -27,62 +25,6 @@ from test_rules_indexing import (DASK_INT, DASK_MASK, GETITEM, I, J, M1, M2, SET
                                  _away_from_zero)
 
 B = 3  # the batch size
-
-
-# ---------------------------------------------------------------- engine bugs (batch-b_requests.md)
-# Each is reproduced by a probe; a test meeting one xfails only while the probe
-# still reproduces it, and runs for real once the request has landed.
-
-
-@yota.primitive
-def _twice(x):
-    return x * 2
-
-
-def _strict_probe(f):
-    import array_api_strict as xs
-    f(xs.ones((2, 3), dtype=xs.int64))  # (integers: a primitive needs no reverse rule on them)
-
-
-ENGINE_BUGS = {
-    # request 1
-    "strict_example": ("array_api_strict", "engine: vmap slices the first example as x[(0,)], which "
-                       "array-api-strict refuses for 2-D inputs (it wants x[0, ...]): request 1",
-                       lambda: _strict_probe(yota.vmap(lambda x: x * 2)), IndexError),
-    # request 2
-    "strict_fallback": ("array_api_strict", "engine: the per-example fallback picks a[i], which array-api-strict "
-                        "refuses for 2-D values (it wants a[i, ...]): request 2",
-                        lambda: _strict_probe(yota.vmap(_twice)), IndexError),
-    # request 3
-    "mask": (None, "engine: x[mask] with an unbatched mask on a batched x raises BatchedControlFlowError at trace "
-             "time (the shape guard is checked on the result, not on the mask): request 3",
-             lambda: yota.vmap(lambda x, m: x[m], in_axes=(0, None))(np.ones((2, 3)), np.array([True, False, True])),
-             errors.BatchedControlFlowError),
-    # request 4
-    "dtype_class": ("numpy dask cupy", "engine: batching astype(x, np.float64) takes the dtype class for an array "
-                    "(elementwise._example_rank): request 4",
-                    lambda: yota.vmap(lambda x: ns(x).astype(x > 0.0, ns(x).float64))(np.ones((2, 3))), TypeError),
-}
-
-
-@functools.lru_cache(maxsize=None)
-def _present(bug) -> bool:
-    _, _, probe, error = ENGINE_BUGS[bug]
-    try:
-        probe()
-        return False
-    except error:  # the probe reproduces the bug (any other error is the test's to report)
-        return True
-    finally:
-        yota.reset()
-
-
-def engine_xfail(backend, *bugs):
-    """xfail while an engine bug that this test meets is still there."""
-    for bug in bugs:
-        where, reason, _, _ = ENGINE_BUGS[bug]
-        if (where is None or backend.name in where.split()) and _present(bug):
-            pytest.xfail(reason)
 
 
 # ---------------------------------------------------------------- the harness
@@ -120,7 +62,6 @@ def vmap_check(backend, fn, make, in_axes, out_axes=0, rng=None, rtol=1e-9, atol
     """``yota.vmap(fn)`` against the loop; ``make(rng)`` gives, per argument of
     ``fn(xp, *args)``, a list of ``B`` NumPy examples (unbatched arguments use the
     first). Called twice, the second time with new values and no retrace."""
-    engine_xfail(backend, "strict_example", "strict_fallback")
     rng = np.random.default_rng(0) if rng is None else rng
     f = yota.vmap(lambda *a: fn(ns(a[0]), *a), in_axes=in_axes, out_axes=out_axes)
     for call in range(2):
@@ -135,7 +76,6 @@ def vmap_check(backend, fn, make, in_axes, out_axes=0, rng=None, rtol=1e-9, atol
 
 def nested_check(backend, fn, make, in_axes, rng=None, rtol=1e-9, atol=1e-11):
     """``vmap(vmap(fn))`` on ``B x B`` examples (``make`` gives ``B * B`` per argument)."""
-    engine_xfail(backend, "strict_example", "strict_fallback")
     rng = np.random.default_rng(0) if rng is None else rng
     inner = yota.vmap(lambda *a: fn(ns(a[0]), *a), in_axes=in_axes)
     f = yota.vmap(inner, in_axes=in_axes)
@@ -256,13 +196,11 @@ MASKED = sorted(n for n, (_, _, idx, _) in GETITEM.items() if any(_is_mask(i) fo
 def test_getitem_unbatched_mask(backend, name):
     fn, shape, idx, fails = GETITEM[name]
     _skip(backend, fails)
-    engine_xfail(backend, "mask")
     in_axes = (0,) + tuple(None if _is_mask(i) else 0 for i in idx)
     vmap_check(backend, fn, examples_of(floats(shape), *idx), in_axes)
 
 
 def test_getitem_batched_mask_raises_at_trace(backend):
-    engine_xfail(backend, "strict_example")
     # the size of x[m] would differ between examples: refused when tracing, naming xp.where
     x = backend.asarray(np.ones((B, 4, 5)))
     m = backend.asarray(np.stack(variants(M2)))
@@ -355,7 +293,6 @@ def test_setitem_batched_mask_values(backend):
     # a batched mask alone writes through where; values must not have an axis of the mask's count
     if backend.name == "dask":
         pytest.skip("Dask: its own x[mask] = row (a value broadcast over the selected rows) fails in Dask itself")
-    engine_xfail(backend, "strict_example")
     shapes = [(4, 5), (5,)]
     make = examples_of(floats(shapes[0]), M1, floats(shapes[1]))
     for in_axes in [(0, 0, 0), (None, 0, 0), (0, 0, None), (None, 0, None)]:
@@ -433,7 +370,6 @@ def test_ext(backend, name):
 def test_ext_getitem_unbatched_mask(backend):
     if backend.name == "dask":
         pytest.skip(DASK_MASK)
-    engine_xfail(backend, "mask")
     vmap_check(backend, lambda xp, x, m: ext.getitem(xp, x, m), examples_of(floats((4, 5)), M2), (0, None))
 
 
@@ -456,7 +392,6 @@ def _mlp(backend, rng):
 
 
 def test_per_example_gradients(backend, rng):
-    engine_xfail(backend, "strict_example", "dtype_class")
     w, xs, labels = _mlp(backend, rng)
 
     def per_example(x, label):
@@ -478,7 +413,6 @@ def test_per_example_gradients(backend, rng):
 
 
 def test_grad_of_vmap(backend, rng):
-    engine_xfail(backend, "strict_example")
     w, xs, labels = _mlp(backend, rng)
 
     def total(w, xs, labels):
@@ -488,7 +422,6 @@ def test_grad_of_vmap(backend, rng):
 
 
 def test_grad_of_vmap_scatter(backend, rng):
-    engine_xfail(backend, "strict_example")
     # the batched tape's scatter and gather ops differentiate in the outer grad
     def total(x, v, i):
         per = yota.vmap(lambda x, v, i: ext.scatter_add(ns(x), x, (i,), v) * x[i[0]], in_axes=(0, None, 0))(x, v, i)

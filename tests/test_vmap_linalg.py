@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from test_rules_linalg import CASES, EIG_CASES, EINSUM, near_diag, spd
-from test_vmap_indexing import combos, engine_xfail, floats, nested_check, vmap_check
+from test_vmap_indexing import combos, floats, nested_check, vmap_check
 
 B = 3
 
@@ -42,8 +42,6 @@ def test_linalg(backend, name):
     if backend.name == "cupy" and name == "solve_broadcast_a":
         pytest.skip("CuPy's linalg.solve does not broadcast batch dimensions (the plain call)")
     shapes, fn = CASES[name]
-    if name == "matrix_rank_nondiff":  # xp.astype(r, a.dtype)
-        engine_xfail(backend, "dtype_class")
     _run(backend, name, shapes, fn)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import yota
 from _helpers import namespace_of
-from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, check_vmap, xfail_engine
+from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, check_vmap
 from test_rules_manipulation import MANIPULATION
 from yota import ops
 from yota.testing import to_numpy
@@ -92,7 +92,6 @@ def test_float32(backend, rng):
 
 def test_nested(backend, rng):
     # vmap(vmap(f)): the inner batched tape is batched again
-    xfail_engine(backend)
     fn, shapes = MANIPULATION["concat_axis1_list"]
     x = backend.asarray(rng.standard_normal((2, B) + shapes[0]))
     y = backend.asarray(rng.standard_normal((2, B) + shapes[1]))

@@ -9,7 +9,7 @@ import pytest
 import yota
 from conftest import Backend
 from _helpers import namespace_of
-from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, batched_shape, check_vmap, xfail_engine
+from _vmap_check import B, arrays_for, axis_combinations, batched_op_count, batched_shape, check_vmap
 from test_rules_manipulation import MANIPULATION
 from test_rules_searching import SEARCH, SORT, WHERE, _distinct
 from yota import ops
@@ -65,7 +65,6 @@ def test_nondifferentiable_results(backend, rng, name):
     fn, shapes, ints, fails = SEARCH[name]
     if name in DECIDES and backend.name == "dask":
         pytest.skip(fails["dask"])
-    xfail_engine(backend)
     n = 1 + len(ints)
     combos = [(0,) * n, (0,) + (None,) * len(ints), (None,) + (0,) * len(ints)] if ints else [0]
     for in_axes in combos:
@@ -87,7 +86,6 @@ def test_data_dependent_size_is_an_error(backend, name):
     # caught at trace time, naming xp.where; the batching rule says the same
     if backend.name == "dask":
         pytest.skip("Dask: a data-dependent result has unknown (nan) lengths (an error of its own)")
-    xfail_engine(backend)
     x = backend.asarray(np.array([[1, 0, 2], [0, 0, 3], [4, 4, 4]]))
     f = yota.vmap(lambda x: getattr(namespace_of(x), name)(x))
     with pytest.raises(yota.errors.BatchedControlFlowError, match="xp.where"):
