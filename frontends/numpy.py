@@ -144,8 +144,7 @@ def _to_end(ctx, x, axes):
 
 # ---------------------------------------------------------------------- dtypes
 
-DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-               "float32", "float64", "complex64", "complex128")
+from yota.tape import DTYPE_NAMES  # noqa: E402
 
 _DTYPE_ALIASES = {
     "float": "float64", "double": "float64", "single": "float32", "half": None, "float_": "float64",

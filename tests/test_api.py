@@ -1,4 +1,4 @@
-"""The public API contract of DESIGN.md: grad, vjp, trace, gradtape, compile,
+"""The public API contract: grad, vjp, trace, gradtape, compile,
 reset, update_, tangents, primitives and rules, caching, guards, nested grad."""
 from __future__ import annotations
 

@@ -6,15 +6,10 @@ import pytest
 from array_api_compat import array_namespace
 
 import yota
+from _helpers import check
 from yota.testing import check_grad, to_numpy
 
 
-def check(backend, f, *args, **kw):
-    """check_grad; on Dask (slow per call) one random direction and no elementwise sweep,
-    since NumPy and array-api-strict already check every element."""
-    if backend.name == "dask":
-        kw = {"full": 0, "directions": 1, **kw}
-    check_grad(f, *args, **kw)
 
 # Maps that keep inputs inside a function's domain (and away from its kinks),
 # applied inside the traced function so the perturbed second call stays valid.

@@ -397,8 +397,8 @@ def _const_label(value, i) -> str:
     return f"${i}"
 
 
-_DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                "float16", "float32", "float64", "complex64", "complex128")
+DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "float32", "float64", "complex64", "complex128")  # the standard's
 
 
 _NAME_OF: dict = {}
@@ -425,11 +425,11 @@ def dtype_name(dtype) -> str:
 
 def _dtype_name(dtype) -> str:
     name = getattr(dtype, "name", None)
-    if isinstance(name, str) and name in _DTYPE_NAMES:
+    if isinstance(name, str) and name in DTYPE_NAMES:
         return name
     text = str(dtype)
     tail = text.rsplit(".", 1)[-1].strip("'\"<>")
-    return tail if tail in _DTYPE_NAMES else text
+    return tail if tail in DTYPE_NAMES else text
 
 
 _new_type = tuple.__new__  # VarType(...) without the generated __new__'s Python frame: once per op

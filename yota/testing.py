@@ -85,7 +85,7 @@ def _like(x, values: np.ndarray):
     return backends.backend_of(x).from_numpy(values, x)
 
 
-def _dtype_name(x):
+def _leaf_dtype(x):
     dt = getattr(x, "dtype", None)
     return dtype_name(dt) if dt is not None else type(x).__name__
 
@@ -117,7 +117,7 @@ def check_grad(f: Callable, *args: Any, seed: Any = None, rtol: float = 1e-5, at
                     step = step + 0.1j * rs.standard_normal(xn.shape)
                 new = (xn + step).astype(xn.dtype) if not isinstance(x, float) else float(xn + step)
                 moved.append(_like(x, new) if not isinstance(x, float) else new)
-                if not isinstance(x, float) and _dtype_name(moved[-1]) != _dtype_name(x):
+                if not isinstance(x, float) and _leaf_dtype(moved[-1]) != _leaf_dtype(x):
                     moved[-1] = backends.backend_of(x).namespace.astype(moved[-1], x.dtype)
             else:
                 moved.append(x)
@@ -158,7 +158,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
                                        err_msg=f"vjp pullback and grad(seed=u) differ for leaf {i}")
 
     diff_idx = [i for i, x in enumerate(leaves) if _is_float_leaf(x)]
-    low = any(_dtype_name(leaves[i]) in ("float32", "complex64") for i in diff_idx)
+    low = any(_leaf_dtype(leaves[i]) in ("float32", "complex64") for i in diff_idx)
     tol_r = max(rtol, 2e-3) if low else rtol
     tol_a = max(atol, 1e-4) if low else atol
     x64 = {i: to_numpy(leaves[i]).astype(np.complex128 if np.iscomplexobj(to_numpy(leaves[i])) else np.float64)
@@ -175,9 +175,9 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
             if not isinstance(gi, float) and not lazy:
                 raise AssertionError(f"the gradient of a Python float must be a float (or, on Dask, a lazy "
                                      f"0-d array), got {type(gi).__name__}")
-        elif _dtype_name(gi) != _dtype_name(leaves[i]):
-            raise AssertionError(f"gradient dtype {_dtype_name(gi)} differs from the input's "
-                                 f"{_dtype_name(leaves[i])} (leaf {i})")
+        elif _leaf_dtype(gi) != _leaf_dtype(leaves[i]):
+            raise AssertionError(f"gradient dtype {_leaf_dtype(gi)} differs from the input's "
+                                 f"{_leaf_dtype(leaves[i])} (leaf {i})")
         elif backends.library_name(gi) != backends.library_name(leaves[i]) and not (
                 backends.backend_of(gi).is_lazy and not backends.backend_of(leaves[i]).is_lazy):
             raise AssertionError(f"gradient is a {backends.library_name(gi)} array for a "

@@ -13,15 +13,12 @@ import threading
 
 from . import backends, errors, ops
 from .ops.table import DIFF as _NEEDS_RULE, NONDIFF as _NO_DERIVATIVE, NONE_DEFAULTS
-from .tape import CALL, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, VarType, iter_vars, type_of
+from .tape import CALL, DTYPE_NAMES, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, iter_vars, type_of
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM", "implementation", "active_contexts",
            "is_float", "DTYPE_NAMES"]
 
 DIFF, PRIM = "diff", "prim"
-
-DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-               "float32", "float64", "complex64", "complex128")
 
 _OPFUNCS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
             "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
@@ -256,7 +253,7 @@ class Context:
             return t(self._encode(x) for x in a)
         if t is slice:
             return slice(self._encode(a.start), self._encode(a.stop), self._encode(a.step))
-        name = self._dtype_name(a)
+        name = self._dtype_arg(a)
         if name is not None:
             return DType(name)
         try:
@@ -269,7 +266,7 @@ class Context:
             return self.tape.const(a, repr(a))
         return self.tape.const(a)
 
-    def _dtype_name(self, a):
+    def _dtype_arg(self, a):
         if isinstance(a, SCALARS) or (hasattr(a, "shape") and hasattr(a, "dtype")):
             return None
         if isinstance(a, type) and a.__module__ == "builtins":

@@ -45,6 +45,17 @@ def unbroadcast(xp, g, x):
     return g
 
 
+def along(axis, ndim, item) -> tuple:
+    """A key that applies ``item`` on ``axis`` and keeps every other axis."""
+    axis %= ndim
+    return (slice(None),) * axis + (item, ...)
+
+
+def conj(xp, a):
+    """``conj(a)`` for a complex ``a``; ``a`` itself otherwise."""
+    return xp.conj(a) if is_complex(a) else a
+
+
 def normalize_axis(axis, ndim) -> tuple:
     if axis is None:
         return tuple(range(ndim))

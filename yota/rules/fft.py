@@ -21,15 +21,11 @@ pairing ``Re(sum(g * dy))`` (no conjugation of ``g``):
 """
 from __future__ import annotations
 
-from ._util import is_complex, real_dtype as _real_dtype
+from ._util import conj, is_complex, real_dtype as _real_dtype
 from ..ops import nondiff, rrule
 
 # A transform with norm N and its inverse-direction partner scale by the same factor.
 _SWAP = {"backward": "forward", "ortho": "ortho", "forward": "backward", None: "forward"}
-
-
-def _conj(xp, a):
-    return xp.conj(a) if is_complex(a) else a
 
 
 def _resize(xp, a, axis, size):
@@ -111,7 +107,7 @@ def rfft(xp, x, /, *, n=None, axis=-1, norm="backward"):
     nn = x.shape[ax] if n is None else n
 
     def pullback(g):
-        ct = xp.fft.irfft(_conj(xp, g) * _mirror_weights(xp, nn, ax, g, 0.5), n=nn, axis=ax, norm=_SWAP[norm])
+        ct = xp.fft.irfft(conj(xp, g) * _mirror_weights(xp, nn, ax, g, 0.5), n=nn, axis=ax, norm=_SWAP[norm])
         return (_resize(xp, ct, ax, x.shape[ax]),)
 
     return y, pullback
@@ -138,7 +134,7 @@ def rfftn(xp, x, /, *, s=None, axes=None, norm="backward"):
     sizes = tuple(x.shape[a] if s is None or s[i] == -1 else s[i] for i, a in enumerate(ax))
 
     def pullback(g):
-        gw = _conj(xp, g) * _mirror_weights(xp, sizes[-1], ax[-1], g, 0.5)
+        gw = conj(xp, g) * _mirror_weights(xp, sizes[-1], ax[-1], g, 0.5)
         ct = xp.fft.irfftn(gw, s=sizes, axes=ax, norm=_SWAP[norm])
         for a in ax:
             ct = _resize(xp, ct, a, x.shape[a])

@@ -44,7 +44,7 @@ from __future__ import annotations
 import string
 from collections import Counter
 
-from ._util import is_complex, keep_dims, normalize_axis, unbroadcast
+from ._util import conj, is_complex, keep_dims, normalize_axis, unbroadcast
 from ._util import real_dtype as _real_dtype
 from ..ops import nondiff, rrule
 
@@ -53,16 +53,12 @@ INF = float("inf")
 # ---------------------------------------------------------------- helpers
 
 
-def _conj(xp, a):
-    return xp.conj(a) if is_complex(a) else a
-
-
 def _T(xp, a):
     return xp.matrix_transpose(a)
 
 
 def _H(xp, a):
-    return _conj(xp, xp.matrix_transpose(a))
+    return conj(xp, xp.matrix_transpose(a))
 
 
 def _eye(xp, n, like, m=None, k=0):
@@ -79,15 +75,10 @@ def _jax(xp, g, fn):
     if isinstance(g, (tuple, list)):
         if not any(is_complex(gi) for gi in g):
             return fn(*g)
-        return _conj(xp, fn(*[_conj(xp, gi) for gi in g]))
+        return conj(xp, fn(*[conj(xp, gi) for gi in g]))
     if not is_complex(g):
         return fn(g)
-    return _conj(xp, fn(_conj(xp, g)))
-
-
-def _solve_right(xp, b, r):
-    """``b @ inv(r)`` as a solve: ``solve(r.mT, b.mT).mT``."""
-    return _T(xp, xp.linalg.solve(_T(xp, r), _T(xp, b)))
+    return conj(xp, fn(conj(xp, g)))
 
 
 def _inverse_perm(perm) -> tuple:
@@ -174,8 +165,8 @@ def vecdot(xp, x1, x2, /, *, axis=-1):
 
     def pullback(g):
         ge = xp.expand_dims(g, axis=ax)
-        return (lambda: unbroadcast(xp, _conj(xp, ge * x2), x1),
-                lambda: unbroadcast(xp, ge * _conj(xp, x1), x2))
+        return (lambda: unbroadcast(xp, conj(xp, ge * x2), x1),
+                lambda: unbroadcast(xp, ge * conj(xp, x1), x2))
 
     return y, pullback
 
@@ -445,7 +436,7 @@ def eigh(xp, x, /):
 def eigvalsh(xp, x, /):
     w, v = xp.linalg.eigh(x)
     # gx = conj(V diag(g) V^H) (g is real)
-    return w, lambda g: (_conj(xp, (v * g[..., None, :]) @ _H(xp, v)),)
+    return w, lambda g: (conj(xp, (v * g[..., None, :]) @ _H(xp, v)),)
 
 
 # ---------------------------------------------------------------- general eigenproblem
@@ -465,7 +456,7 @@ def eig(xp, x, /):
         vg = vh @ gv
         r = xp.linalg.diagonal(vg)
         r = xp.real(r) if is_complex(r) else r
-        den = _conj(xp, w[..., None, :] - w[..., :, None]) + e
+        den = conj(xp, w[..., None, :] - w[..., :, None]) + e
         inner = (vg - vh @ (v * r[..., None, :])) / den * (1 - e) + _diag(xp, gw, w)
         return xp.linalg.solve(vh, inner @ vh)
 
@@ -558,7 +549,7 @@ def svd(xp, x, /, *, full_matrices=True):
 def svdvals(xp, x, /):
     u, s, vh = xp.linalg.svd(x, full_matrices=False)
     # gx = conj(U diag(g) Vh)
-    return s, lambda g: (_conj(xp, (u * g[..., None, :]) @ vh),)
+    return s, lambda g: (conj(xp, (u * g[..., None, :]) @ vh),)
 
 
 # ---------------------------------------------------------------- norms
@@ -574,7 +565,7 @@ def vector_norm(xp, x, /, *, axis=None, keepdims=False, ord=2):
         ge = keep_dims(xp, g, x, axis, keepdims)
         ye = keep_dims(xp, y, x, axis, keepdims)
         if ord == 2:
-            return (ge * _conj(xp, x) / xp.where(ye == 0, 1.0, ye),)
+            return (ge * conj(xp, x) / xp.where(ye == 0, 1.0, ye),)
         sg = _abs_grad(xp, x)
         if ord == 1:
             return (ge * sg,)
@@ -595,13 +586,13 @@ def matrix_norm(xp, x, /, *, keepdims=False, ord="fro"):
         ge = g if keepdims else g[..., None, None]
         if ord == "fro":
             ye = y if keepdims else y[..., None, None]
-            return (ge * _conj(xp, x) / xp.where(ye == 0, 1.0, ye),)
+            return (ge * conj(xp, x) / xp.where(ye == 0, 1.0, ye),)
         if ord in ("nuc", 2, -2):
             u, s, vh = xp.linalg.svd(x, full_matrices=False)
             if ord == "nuc":
-                return (ge * _conj(xp, u @ vh),)
+                return (ge * conj(xp, u @ vh),)
             i = 0 if ord == 2 else s.shape[-1] - 1  # singular values come in descending order
-            return (ge * _conj(xp, u[..., :, i:i + 1] @ vh[..., i:i + 1, :]),)
+            return (ge * conj(xp, u[..., :, i:i + 1] @ vh[..., i:i + 1, :]),)
         if ord in (1, -1, INF, -INF):
             # max/min over columns (1) or rows (inf) of the absolute sums
             ax, other = (-2, -1) if ord in (1, -1) else (-1, -2)

@@ -8,15 +8,9 @@ index specs (``g[:, a:b, ...]``), which array-api-strict requires.
 from __future__ import annotations
 
 from ..ext import ext
-from ._util import unbroadcast
+from ._util import along, unbroadcast
 from .indexing import axis_key
 from ..ops import nondiff, rrule
-
-
-def _along(axis, ndim, item) -> tuple:
-    """A key that applies ``item`` on ``axis`` and keeps every other axis."""
-    axis %= ndim
-    return (slice(None),) * axis + (item, ...)
 
 
 def _norm(axis, ndim) -> tuple:
@@ -115,7 +109,7 @@ def concat(xp, arrays, /, *, axis=0):
                 parts.append(xp.reshape(g[start:start + n], a.shape))
             else:
                 n = a.shape[axis]
-                parts.append(g[_along(axis, g.ndim, slice(start, start + n))])
+                parts.append(g[along(axis, g.ndim, slice(start, start + n))])
             start += n
         return (tuple(parts),)
 
@@ -125,7 +119,7 @@ def concat(xp, arrays, /, *, axis=0):
 @rrule("stack")
 def stack(xp, arrays, /, *, axis=0):
     y = xp.stack(arrays, axis=axis)
-    return y, lambda g: (tuple(g[_along(axis, g.ndim, i)] for i in range(len(arrays))),)
+    return y, lambda g: (tuple(g[along(axis, g.ndim, i)] for i in range(len(arrays))),)
 
 
 @rrule("unstack")
@@ -178,7 +172,7 @@ def tile(xp, x, repetitions, /):
 
 def _diff_adjoint(xp, g, axis):
     # adjoint of z -> z[1:] - z[:-1] along axis: dz_j = g_{j-1} - g_j (zero outside)
-    zero = xp.zeros_like(g[_along(axis, g.ndim, slice(0, 1))])
+    zero = xp.zeros_like(g[along(axis, g.ndim, slice(0, 1))])
     return xp.concat((zero, g), axis=axis) - xp.concat((g, zero), axis=axis)
 
 
@@ -195,7 +189,7 @@ def diff(xp, x, /, prepend=None, append=None, *, axis=-1, n=1):
             dz = _diff_adjoint(xp, dz, axis)
         lp = 0 if prepend is None else (prepend.shape[axis] if getattr(prepend, "ndim", 0) else 1)
         lx = x.shape[axis]
-        part = lambda a, b: dz[_along(axis, dz.ndim, slice(a, b))]
+        part = lambda a, b: dz[along(axis, dz.ndim, slice(a, b))]
         dpre = None if prepend is None else (lambda: unbroadcast(xp, part(0, lp), prepend))
         dapp = None if append is None else (lambda: unbroadcast(xp, part(lp + lx, None), append))
         return part(lp, lp + lx), dpre, dapp

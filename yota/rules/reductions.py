@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ._util import keep_dims, normalize_axis, size
+from ._util import along, keep_dims, normalize_axis, size
 from .elementwise import cast_like
 from ..ops import nondiff, rrule
 
@@ -17,11 +17,6 @@ from ..ops import nondiff, rrule
 def _spread(xp, g, x, axis, keepdims):
     """The cotangent of a reduction, broadcast back over ``x``'s shape."""
     return xp.broadcast_to(keep_dims(xp, g, x, axis, keepdims), x.shape)
-
-
-def _along(ndim, axis, s):
-    """A full index that takes slice ``s`` along ``axis``."""
-    return tuple(s if i == axis else slice(None) for i in range(ndim))
 
 
 def _cumulative_axis(x, axis):
@@ -34,7 +29,7 @@ def _before(xp, x, axis):
     cumulative_prod, and some libraries lack it (pydata sparse) or take it through
     logarithms (ndonnx: nan for negative entries)."""
     n, nd = x.shape[axis], x.ndim
-    cut = lambda lo, hi=None: _along(nd, axis, slice(lo, hi))  # noqa: E731
+    cut = lambda lo, hi=None: along(axis, nd, slice(lo, hi))  # noqa: E731
     p = xp.concat([xp.ones_like(x[cut(0, 1)]), x[cut(0, n - 1)]], axis=axis)
     s = 1
     while s < n:
@@ -129,7 +124,7 @@ def cumulative_sum(xp, x, /, *, axis=None, dtype=None, include_initial=False):
     def pullback(g):
         a = _cumulative_axis(x, axis)
         if include_initial:
-            g = g[_along(g.ndim, a, slice(1, None))]
+            g = g[along(a, g.ndim, slice(1, None))]
         # dx_j = sum over k >= j of g_k: a cumulative sum from the right
         return (cast_like(xp, xp.flip(xp.cumulative_sum(xp.flip(g, axis=a), axis=a), axis=a), x),)
 
@@ -143,7 +138,7 @@ def _rcumprod_grad(xp, x, g, axis):
     n, nd = x.shape[axis], x.ndim
     if n == 0:
         return xp.zeros_like(x)
-    cut = lambda lo, hi=None: _along(nd, axis, slice(lo, hi))  # noqa: E731
+    cut = lambda lo, hi=None: along(axis, nd, slice(lo, hi))  # noqa: E731
     left = xp.cumulative_prod(x, axis=axis, include_initial=True)[cut(0, n)]
     a = xp.concat([x[cut(1)], xp.zeros_like(x[cut(0, 1)])], axis=axis)
     b, s = g, 1
@@ -163,7 +158,7 @@ def cumulative_prod(xp, x, /, *, axis=None, dtype=None, include_initial=False):
     def pullback(g):
         a = _cumulative_axis(x, axis)
         if include_initial:
-            g = g[_along(g.ndim, a, slice(1, None))]
+            g = g[along(a, g.ndim, slice(1, None))]
         xc = x if dtype is None else xp.astype(x, dtype)
         return (cast_like(xp, _rcumprod_grad(xp, xc, g, a), x),)
 
