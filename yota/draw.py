@@ -87,8 +87,8 @@ def _op_label(tape, op) -> tuple[str, str]:
     args = full.removeprefix(head)
     spec = ", ".join(str(tape.types[o]) for o in op.outs if o in tape.types)
     first = f"{head}  {spec}" if spec else head
-    second = _clip(args) + (f"  # {op.note}" if op.note else "")
-    return f"{first}\n{second}", full + (f"  # {op.note}" if op.note else "")
+    second = _clip(args) + (f"  # {op.comment()}" if op.note else "")
+    return f"{first}\n{second}", full + (f"  # {op.comment()}" if op.note else "")
 
 
 def _vars_of(tape, value) -> list[int]:

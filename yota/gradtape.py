@@ -42,7 +42,7 @@ def backward(ctx: Context, outputs: list, seeds: list, section: str = "backward"
                     filled = [c if c is not None else ctx.ns.zeros_like(t) for c, t in zip(cts, outs)]
                 dy = _rebuild(y, iter(filled))
                 head = "d(" + ",".join(f"%{t.vid}" for t in outs) + ")"
-            ctx.note = f"{head} ({label})"
+            ctx.note = ("{} ({})", head, label)
             try:
                 cots = pullback(dy)
             except errors.YotaError:
@@ -121,7 +121,7 @@ def _give(ctx, ct, a, c, head, label):
             c = ctx.ns.real(c)
         if c.dtype != a_dtype and is_float(av):
             c = ctx.ns.astype(c, a_dtype)
-    _note(ctx, c, f"{head}/d%{a.vid}")
+    _note(ctx, c, ("{}/d%{}", head, a.vid))
     _add(ctx, ct, a, c, None)
 
 
@@ -133,7 +133,7 @@ def _add(ctx, ct, a, c, note):
             _note(ctx, c, note)
     else:
         s = prev + c
-        _note(ctx, s, f"accumulate d%{a.vid}")
+        _note(ctx, s, ("accumulate d%{}", a.vid))
         ct[a.vid] = s
 
 
@@ -146,6 +146,6 @@ def _note(ctx, c, text):
     for i in range(len(ops_) - 1, max(-1, len(ops_) - 64), -1):
         op = ops_[i]
         if op.kind == "call" and op.outs == (c.vid,):
-            if op.section == section and (op.note == head or not op.note or not head):
+            if op.section == section and (op.note is head or not op.note or not head):
                 op.note = text
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, NamedTuple
 
-__all__ = ["Var", "DType", "DeviceOf", "Const", "Op", "Tape", "TapeBuilder", "VarType", "CALL", "GUARD",
+__all__ = ["Var", "DType", "DeviceOf", "Const", "Op", "Tape", "TapeBuilder", "VarType", "note_text", "CALL", "GUARD",
            "map_args", "iter_vars", "rename_args", "type_of", "dtype_name"]
 
 
@@ -36,22 +36,40 @@ class VarType(NamedTuple):
         return f"{self.dtype}[{','.join('?' if s is None else str(s) for s in self.shape)}]"
 
 
-class Var:
-    """A reference to a tape variable inside an op's arguments."""
+class Var(int):
+    """A reference to a tape variable inside an op's arguments.
 
-    __slots__ = ("id",)
+    An int underneath, so that the cyclic garbage collector does not track the
+    hundreds of thousands a long tape holds (a plain object with a slot would
+    be tracked, and every full collection would walk them all). It equals only
+    another Var of the same id, never the int."""
 
-    def __init__(self, id: int):
-        self.id = id
+    __slots__ = ()
+
+    def __new__(cls, id: int):
+        return int.__new__(cls, id)
+
+    @property
+    def id(self) -> int:
+        return int(self)
 
     def __eq__(self, other):
-        return type(other) is Var and other.id == self.id
+        return type(other) is Var and int.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
 
     def __hash__(self):
-        return hash(("var", self.id))
+        return int.__hash__(self) * 1000003 + 17
+
+    def __bool__(self):
+        return True
 
     def __repr__(self):
-        return f"%{self.id}"
+        return f"%{int(self)}"
+
+    def __reduce__(self):
+        return (Var, (int(self),))
 
 
 class DType:
@@ -112,6 +130,16 @@ class Const:
 CALL, GUARD = "call", "guard"
 
 
+def note_text(note) -> str:
+    """An op's comment as text. A note is a string, or a tuple ``(format, *args)``
+    made into text only when the tape is printed (a long trace writes one per op
+    and prints none; a tuple of strings and ints is not even tracked by the
+    cyclic garbage collector)."""
+    if type(note) is tuple:
+        return note[0].format(*note[1:])
+    return str(note) if note else ""
+
+
 class Op:
     """One line of the tape; treat it as immutable (`replace` makes a changed copy).
 
@@ -163,6 +191,10 @@ class Op:
                 _collect(tuple(self.kwargs.values()), u)
             self._uses = u
         return u
+
+    def comment(self) -> str:
+        """The op's note as text (see `note_text`)."""
+        return note_text(self.note)
 
     def fn_name(self) -> str:
         return self.fn.label if isinstance(self.fn, Const) else str(self.fn)
@@ -329,7 +361,7 @@ class Tape:
                 spec = ", ".join(str(self.types[o]) for o in op.outs if o in self.types)
                 text = f"{text:<44} {spec}"
             if op.note:
-                text = f"{text:<64} # {op.note}"
+                text = f"{text:<64} # {note_text(op.note)}"
             lines.append(text)
         vals = ", ".join(_fmt(o) for o in self.outputs[: self.n_value])
         rest = self.outputs[self.n_value:]
@@ -354,10 +386,12 @@ class TapeBuilder:
         self._const_ids: dict[int, int] = {}
         self.types: dict[int, VarType] = {}
         self.nvars = 0
+        self.vars: list = [None]  # vars[i] is Var(i): one object per variable, however often it is used
         self.section = "forward"
 
     def new_var(self, vtype: VarType | None = None) -> int:
         self.nvars += 1
+        self.vars.append(Var(self.nvars))
         if vtype is not None:
             self.types[self.nvars] = vtype
         return self.nvars

@@ -90,6 +90,12 @@ class Context:
         self._impl: dict = {}
         self._own_types: set = set()  # result types known to be this backend's arrays
 
+    def release(self) -> None:
+        """Drop what only the trace needed (rule applications, pullback closures),
+        so that it is freed when the trace ends rather than by the cyclic collector."""
+        self.nodes = []
+        self._impl = {}
+
     # ------------------------------------------------------------------ inputs
 
     def input(self, value, name: str, diff: bool | None = None) -> "Tracer":
@@ -142,6 +148,45 @@ class Context:
     def record(self, name, args, kwargs, entry=None):
         if entry is None:
             entry = ops.lookup(name)
+        if not kwargs and type(name) is str and entry is not None and entry.data_dependent is None and (
+                entry.identity_if is None or self.mode is not PRIM) and self.batched is None:
+            out = self._record_plain(name, args)
+            if out is not None:
+                return out
+        return self._record(name, args, kwargs, entry)
+
+    def _record_plain(self, name, args):
+        """The common call, inline (it runs once per op): positional Tracers of
+        this trace and Python numbers, one array result. None: not that call."""
+        vals, enc = [], []
+        tv = self.tape.vars
+        for a in args:
+            t = type(a)
+            if t is Tracer:
+                if a.ctx is not self:
+                    return None
+                vals.append(a.val)
+                enc.append(tv[a.vid])
+            elif t in _PLAIN:
+                vals.append(a)
+                enc.append(a)
+            else:
+                return None
+        impl = self._impl.get(name)
+        if impl is None:
+            impl = self._impl[name] = implementation(name, self.xp, self.ext)
+        result = impl(*vals)
+        rt = type(result)
+        if rt not in self._own_types:
+            if isinstance(result, (tuple, list)):
+                return self._finish_record(name, args, {}, result, tuple(enc), {}, None)
+            self._check_result(result, name)
+        tape = self.tape
+        out = tape.new_var(type_of(result))
+        tape.ops.append(Op(CALL, (out,), name, tuple(enc), None, self.note, None, tape.section))
+        return Tracer(result, out, self, False)
+
+    def _record(self, name, args, kwargs, entry):
         if kwargs and isinstance(name, str):
             kwargs = {k: v for k, v in kwargs.items()
                       if not (v is None and k in NONE_DEFAULTS) and not (k == "keepdims" and v is False)}
@@ -166,6 +211,12 @@ class Context:
         enc_args = tuple([Var(a.vid) if type(a) is Tracer else a if type(a) in _PLAIN else self._encode(a)
                           for a in args])
         dependent = entry is not None and entry.data_dependent is not None and entry.data_dependent(args, kwargs)
+        return self._finish_record(name, args, kwargs, result, enc_args, enc_kw, dependent, fn)
+
+    def _finish_record(self, name, args, kwargs, result, enc_args, enc_kw, dependent, fn=None):
+        tape = self.tape
+        if fn is None:
+            fn = name if isinstance(name, str) else tape.const(name, getattr(name, "__name__", None))
         # Only rules make differentiable values; a plain record (creation,
         # comparison, or an op inside a rule) has no derivative of its own.
         if isinstance(result, (tuple, list)):

@@ -127,6 +127,15 @@ def owners(tree) -> list[int]:
 
 def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux: bool = False,
                batched: set | None = None) -> Traced:
+    made: list = []
+    try:
+        return _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made)
+    finally:
+        for ctx in made:  # the rules' closures and snapshots form cycles with the context: free them now
+            ctx.release()
+
+
+def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> Traced:
     """Trace one call. ``kind``: "trace" (the forward tape), "grad" (forward and
     backward; the seed from ``skey``/``sleaves``) or "vjp" (the cotangents become
     inputs). With ``aux`` the function returns ``(value, aux)`` and only the value
@@ -141,6 +150,7 @@ def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux
         real = list(backend.prepare_inputs(real))
     xp = backend.namespace
     ctx = Context(xp, backend, title(tree))
+    made.append(ctx)
     own = owners(tree)
     tracers = []
     forward_only = kind in ("trace", "linearize")  # nothing is differentiated here: no rules to run

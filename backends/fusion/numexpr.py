@@ -52,6 +52,7 @@ for many of them: results differ by a few units in the last place (at most
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 import numexpr as _ne
@@ -400,6 +401,10 @@ _ACTING = frozenset(("raise", "call", "log"))
 _PLAIN = frozenset((np.ndarray, *(type(_DTYPE[k].type(0)) for k in _DTYPE)))
 
 
+#: calls per implementation a kernel times before it keeps the faster one
+CALIBRATION = 3
+
+
 class NumexprKernel:
     """One fused region: its programs in order, each writing one array of the
     region's shape (an output, or a temporary a later program reads).
@@ -410,9 +415,16 @@ class NumexprKernel:
     invalid="raise")``, ``"call"``, ``"log"``), which numexpr cannot honour.
     ``"warn"`` (NumPy's default) and ``"print"`` only report, and fused
     kernels do not report them. It also runs for inputs that are not plain
-    ``numpy.ndarray``s (a masked array's mask would be lost)."""
+    ``numpy.ndarray``s (a masked array's mask would be lost).
 
-    __slots__ = ("name", "shape", "steps", "results", "single", "region", "fallback")
+    Whether numexpr is faster than NumPy for a region depends on the machine
+    and the functions (NumPy's SIMD ``tanh``/``exp`` and float32 arithmetic beat
+    numexpr's; numexpr's two threads win on float64 ``sin``/``cos`` and long
+    chains). So the kernel times itself: its first `CALIBRATION` calls
+    alternate between numexpr and the fallback, and it keeps the faster (the
+    two agree to an ulp or so; see the module docstring)."""
+
+    __slots__ = ("name", "shape", "steps", "results", "single", "region", "fallback", "times", "use_numpy")
 
     def __init__(self, region: Region, steps: list, results: list, fallback=None):
         self.name = region.name
@@ -422,12 +434,35 @@ class NumexprKernel:
         self.results = results    # env slots of the region's outputs
         self.single = len(results) == 1
         self.fallback = fallback
+        self.times: list | None = [] if fallback is not None else None  # (numexpr?, seconds) while calibrating
+        self.use_numpy = False
 
     def __call__(self, *args):
-        if self.fallback is not None and (not _ACTING.isdisjoint(np.geterr().values())
+        if self.fallback is not None and (self.use_numpy or not _ACTING.isdisjoint(np.geterr().values())
                                           or not _PLAIN.issuperset(map(type, args))):
-            outs = self.fallback(*args)
-            return outs[0] if self.single else tuple(outs)
+            return self._numpy(args)
+        times = self.times
+        if times is not None:
+            return self._calibrate(args, times)
+        return self._numexpr(args)
+
+    def _numpy(self, args):
+        outs = self.fallback(*args)
+        return outs[0] if self.single else tuple(outs)
+
+    def _calibrate(self, args, times):
+        with_numexpr = len(times) % 2 == 0
+        t = time.perf_counter()
+        out = self._numexpr(args) if with_numexpr else self._numpy(args)
+        times.append((with_numexpr, time.perf_counter() - t))
+        if len(times) >= 2 * CALIBRATION:
+            ne = min(s for w, s in times if w)
+            npy = min(s for w, s in times if not w)
+            self.use_numpy = ne > 0.9 * npy  # numexpr only where it clearly pays
+            self.times = None
+        return out
+
+    def _numexpr(self, args):
         env = list(args)
         shape = self.shape
         for program, slots, dtype, uses_vml in self.steps:

@@ -377,6 +377,15 @@ class _R:
         self.parent = rid
 
 
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        if s is None:
+            return 1 << 62  # unknown: as large as can be
+        n *= s
+    return n
+
+
 def plan(tape: Tape, can_emit: Callable[[Expr], bool] | None = None, *, min_ops: int = 2, max_params: int = 48,
          min_size: int = 0) -> Plan:
     """Group the tape's elementwise ops into regions; see the module docstring.
@@ -389,8 +398,14 @@ def plan(tape: Tape, can_emit: Callable[[Expr], bool] | None = None, *, min_ops:
     info = _var_info(tape)
     exprs = []
     for op in ops:
+        t = info.get(op.outs[0]) if op.outs else None
+        if min_size and (t is None or _numel(t[1]) < min_size):
+            exprs.append(None)  # too small to be worth a kernel: not even classified (long tapes of small ops)
+            continue
         e = _classify(op, info, tape.consts)
         exprs.append(e if e is not None and (can_emit is None or can_emit(e)) else None)
+    if sum(e is not None for e in exprs) < max(min_ops, 1):
+        return Plan([], [("op", i) for i in range(len(ops))], sum(1 for op in ops if op.kind == CALL))
     users: dict[int, list[int]] = {}
     for i, op in enumerate(ops):
         for v in op.uses():
