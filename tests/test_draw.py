@@ -133,7 +133,7 @@ def test_one_node_per_input_op_and_output_labelled_like_the_printout():
         first, second = ops[f"op{i}"]["label"].split("\n")
         assert first == f"%{op.out} = {op.fn_name()}  {tape.types[op.out]}"
         if op.note:
-            assert second.endswith(f"  # {op.note}")
+            assert second.endswith(f"  # {op.comment()}")
     outs = {a["label"] for n, (a, _) in nodes.items() if n.startswith("out")}
     assert outs == {"value = %5  float64[]", "grad m.W = %10  float64[3,4]", "grad m.b = ZeroTangent()",
                     "grad X = %12  float64[4,5]"}
