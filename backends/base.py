@@ -20,8 +20,9 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
 ``wrap(fn, tape)``        the compiled function as this library runs it (CUDA graphs)
 ``check_inputs(leaves)``  raise if these arrays cannot meet in one tape (two GPUs,
                           unknown sizes), naming both / saying what to do
-``as_array(x)``           a result as an array of the library (NumPy turns 0-d
-                          results into scalars; gradients mirror 0-d arrays)
+``as_array(x)``           a 0-d result as an array of the library (NumPy turns 0-d
+                          results into scalars; gradients mirror 0-d arrays);
+                          called only for the gradients of 0-d arguments
 ``to_numpy(x)``           a host NumPy copy (testing)
 ``from_numpy(a, like)``   ``a`` as an array of this library, placed like ``like``
                           (its device, its chunks) (testing)

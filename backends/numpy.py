@@ -15,7 +15,10 @@ stay in cache-sized blocks instead of a full array per op. Only what numexpr
 computes exactly as NumPy does fuses (same dtypes and shapes, NaN and signed
 zeros; transcendental functions within a few ulp, see that module); the
 rest stays NumPy calls, which then write into dead temporaries' buffers
-(``_reuse.py``). numexpr's thread count is numexpr's own setting
+(``_reuse.py``). Whether numexpr beats NumPy depends on the machine and
+the functions (NumPy's SIMD ``tanh``/``exp`` often win): each region is timed
+once against its own NumPy calls when a tape compiles, and fuses only where
+numexpr is faster (``CHECK_SPEED``; see ``_numexpr.pays_off``). numexpr's thread count is numexpr's own setting
 (``numexpr.set_num_threads``, ``NUMEXPR_MAX_THREADS``). To see what fuses::
 
     from yota.backends import numpy as yn
@@ -98,6 +101,9 @@ FUSION_MIN_SIZE = 1 << 15
 _FUSION = os.environ.get("YOTA_NUMPY_FUSION", "1").strip().lower() not in ("0", "false", "no", "off") \
     and _numexpr is not None
 _EMITTER = _numexpr.NumexprEmitter() if _numexpr is not None else None
+#: time each region against its NumPy calls when a tape compiles, and fuse only
+#: where numexpr wins (``_numexpr.pays_off``); False fuses every region planned
+CHECK_SPEED = True
 
 
 def use_fusion(flag: bool = True) -> bool:
@@ -134,7 +140,8 @@ def _fuse(tape):
     def kernel(region):
         # the region's own NumPy calls, run instead while np.errstate asks for errors to raise
         reference = codegen.compile_tape(_plan.region_tape(tape, region), "fused_region")
-        return _EMITTER.compile(region, functools.partial(reference, namespace, ext))
+        compiled = _EMITTER.compile(region, functools.partial(reference, namespace, ext))
+        return compiled if not CHECK_SPEED or _numexpr.pays_off(compiled) else None
 
     return _plan.rewrite(tape, plan, kernel)
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""Per-call overhead of ``yota.grad``, this tree against an older one, in the same run.
+"""``yota.grad``, this tree against an older one, in the same run.
 
     git worktree add /work/wt/before 921b481           # an older checkout, once
     python benchmarks/overhead.py --before /work/wt/before
-    python benchmarks/overhead.py --before /work/wt/before --markdown
+    python benchmarks/overhead.py --before /work/wt/before --only tiny,mlp,chain --markdown
 
-The workload is cpu.py's ``tiny`` (``sum(tanh(x * w + b))`` on 8 float64
-elements, parameter gradients, ``wrt=1``), where the arithmetic is a few
-microseconds and the rest is yota's own cost per call: cache lookup, argument
-checks, running the compiled tape. Rows: handwritten NumPy (the reference),
+The default workload is cpu.py's ``tiny`` (``sum(tanh(x * w + b))`` on 8
+float64 elements, parameter gradients, ``wrt=1``), where the arithmetic is a
+few microseconds and the rest is yota's own cost per call: cache lookup,
+guard checks, running the compiled tape. Every other cpu.py workload (mlp,
+chain, attention, deep, gelu_ln) can be compared the same way (``--only``): a
+change of the engine must not make any of them slower. Rows: handwritten NumPy (the reference),
 ``yota`` (the tree this script lives in), ``yota-before`` (the tree given by
 ``--before``, imported through the worker's ``PYTHONPATH``; its worker checks
 that ``yota`` really came from there). Both yota workers are interleaved with
@@ -27,7 +29,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 import harness  # noqa: E402
 import _peers  # noqa: E402
-from cpu import tiny_loss, tiny_make, tiny_numpy  # noqa: E402
+import cpu  # noqa: E402
 
 
 def _tree(path):
@@ -35,9 +37,10 @@ def _tree(path):
 
 
 def build_case(workload, impl, options):
-    params, _ = tiny_make(np.random.default_rng(0))
+    spec = cpu.SPECS[workload]
+    params, data = spec.make(np.random.default_rng(0), options.get("smoke", False))
     if impl == "handwritten":
-        return harness.Case(lambda: tiny_numpy(params))
+        return harness.Case(lambda: spec.numpy_vg(params, *data))
     if impl == "yota-before" and not options.get("before"):
         raise ImportError("no --before PATH given")
     yota = _peers.import_yota()
@@ -47,7 +50,7 @@ def build_case(workload, impl, options):
         raise RuntimeError(f"{impl}: yota was imported from {tree}, not from {want}")
 
     def call():
-        val, g = yota.grad(tiny_loss, params, wrt=1)
+        val, g = yota.grad(spec.loss, params, *data, wrt=1)
         return val, g[1]
     return harness.Case(call, before_first=yota.reset, info=_peers.yota_info(yota, impl))
 
@@ -67,8 +70,9 @@ SUITE = harness.Suite(
     module_file=__file__,
     title="Per-call overhead of yota.grad: this tree against an older one",
     doc=__doc__,
-    workloads=[harness.Workload("tiny", "sum(tanh(x*w+b)), 8 elements, f64, grad of the parameters (wrt=1)",
-                                ["handwritten", "yota", "yota-before"], compare={"yota": "yota-before"})],
+    workloads=[harness.Workload(name, cpu.SPECS[name].desc, ["handwritten", "yota", "yota-before"],
+                                compare={"yota": "yota-before"})
+               for name in ("tiny", "mlp", "chain", "attention", "deep", "gelu_ln")],
     worker_env=worker_env,
 )
 

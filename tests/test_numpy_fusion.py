@@ -8,7 +8,10 @@
   claim is a fixed list (each left out for a reason in the module docstring);
 * the backend end to end: yota.grad with fusion on and off gives the same
   value and gradients (traced, then cached), for the chain, an MLP layer, GELU
-  with layer norm; fallback, the size threshold, the switch, the cache.
+  with layer norm; fallback, the size threshold, the switch, the cache;
+* the speed check: a region numexpr does not run faster stays NumPy calls
+  (these tests otherwise fuse every region planned, ``CHECK_SPEED`` off, so
+  that what they check does not depend on this machine's timings).
 """
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ N = yn.FUSION_MIN_SIZE  # arrays this large are fused
 
 
 @pytest.fixture(autouse=True)
-def _fusion_on():
+def _fusion_on(monkeypatch):
     prev = yn.use_fusion(True)
+    monkeypatch.setattr(yn, "CHECK_SPEED", False)
     yield
     yn.use_fusion(prev)
 
@@ -424,3 +428,45 @@ def test_array_subclasses_run_the_numpy_calls():
         assert isinstance(g, np.ma.MaskedArray)
         np.testing.assert_array_equal(np.ma.getmaskarray(g), np.ma.getmaskarray(w))
         np.testing.assert_array_equal(g.filled(0), w.filled(0))
+
+
+# --------------------------------------------------------------------------- the speed check
+
+def _gelu_sum(x):
+    xp = array_namespace(x)
+    return xp.sum(0.5 * x * (1.0 + xp.tanh(0.79788456 * (x + 0.044715 * x ** 3))))
+
+
+def test_a_region_that_does_not_pay_off_stays_numpy_calls_with_buffer_reuse(monkeypatch):
+    monkeypatch.setattr(yn, "CHECK_SPEED", True)
+    monkeypatch.setattr(fne, "pays_off", lambda kernel: False)
+    yota.reset()
+    x = np.random.default_rng(0).standard_normal(N)
+    tape = yota.gradtape(_gelu_sum, x)
+    out = yn.transform(tape)
+    assert not _kernels(out)
+    assert len(out.ops) == len(yn.reuse_buffers(tape, lambda name: getattr(np, name)).ops)
+    assert any("out" in op.kwargs for op in out.ops)  # the region's ops reuse dead buffers
+    for v in (x, x[::-1].copy(), x + 1):  # traced, then compiled, then cached
+        _, (_, got) = yota.grad(_gelu_sum, v)
+        np.testing.assert_allclose(got, 0.5 * (1 + np.tanh(0.79788456 * (v + 0.044715 * v ** 3)))
+                                   + 0.5 * v * (1 - np.tanh(0.79788456 * (v + 0.044715 * v ** 3)) ** 2)
+                                   * 0.79788456 * (1 + 3 * 0.044715 * v ** 2), rtol=1e-12, atol=1e-15)
+
+
+def test_the_speed_verdict_is_timed_once_per_region_signature(monkeypatch):
+    monkeypatch.setattr(yn, "CHECK_SPEED", True)
+    yota.reset()
+    timed = []
+    real = fne._best
+    monkeypatch.setattr(fne, "_best", lambda fn, args, reps=3: timed.append(fn) or real(fn, args, reps))
+    x = np.random.default_rng(0).standard_normal(N)
+    tape = yota.gradtape(_gelu_sum, x)
+    yn.transform(tape)
+    first = len(timed)
+    assert first > 0
+    yn.transform(yota.gradtape(_gelu_sum, x + 1))  # the same regions: their verdicts are kept
+    assert len(timed) == first
+    yota.reset()  # drops the verdicts with the compiled programs
+    yn.transform(tape)
+    assert len(timed) == 2 * first

@@ -43,6 +43,8 @@ def check_wrt(wrt, n_args: int):
     """``wrt`` as a sorted tuple of gradient positions (0 = f, i + 1 = args[i]), checked."""
     if wrt is None:
         return None
+    if type(wrt) is int and 0 <= wrt <= n_args:  # the common case, once per call
+        return (wrt,)
     items = (wrt,) if isinstance(wrt, int) and not isinstance(wrt, bool) else wrt
     if not isinstance(items, (tuple, list)) or not items:
         raise errors.ArgumentError(f"wrt={wrt!r}: pass an int or a tuple of ints, the positions of the "
@@ -189,9 +191,10 @@ def _fast_signature(args):
     (a dataclass of parameters): their signature and leaves, or None."""
     sig = []
     leaves = []
+    known = _ARRAY_TYPE_CACHE.get
     for a in args:
         t = type(a)
-        if _is_array_type(t):
+        if known(t) or _is_array_type(t):
             sig.append((t, a.shape, a.dtype))
             leaves.append(a)
             continue
@@ -205,10 +208,10 @@ def _fast_signature(args):
             return None
         for b in items:
             tb = type(b)
-            if not _is_array_type(tb):
+            if not (known(tb) or _is_array_type(tb)):
                 return None
             inner.append((tb, b.shape, b.dtype))
-            leaves.append(b)
+        leaves.extend(items)
         sig.append(tuple(inner))
     return tuple(sig), leaves
 

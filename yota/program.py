@@ -24,12 +24,13 @@ class _CompileOnFirstUse:
     compiling can wait for the second call, and a call made once (a shape seen
     once) never pays for them: for a long trace they cost as much as tracing."""
 
-    __slots__ = ("todo", "fn", "lock")
+    __slots__ = ("todo", "fn", "lock", "variant")
 
     def __init__(self, traced: Traced):
         self.todo = (traced.tape, traced.backend, traced.kind)  # not the trace's values: they may be large
         self.fn = None
         self.lock = threading.Lock()
+        self.variant = None  # set by make_variant; its fn becomes the compiled one (no wrapper per call)
 
     def __call__(self, xp, ext, *leaves):
         fn = self.fn
@@ -39,6 +40,9 @@ class _CompileOnFirstUse:
                     tape, backend, kind = self.todo
                     self.fn = passes.lower(passes.optimize(tape), backend, kind)
                     self.todo = None
+                    if self.variant is not None:
+                        self.variant.fn = self.fn
+                        self.variant = None
                 fn = self.fn
         return fn(xp, ext, *leaves)
 
@@ -50,7 +54,9 @@ def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
     linearize and a nested call run their compiled function at once."""
     locs = [op.loc for op in (tape or traced.tape).ops if op.kind == GUARD]
     if tape is None and not traced.nested and traced.kind in ("trace", "grad"):
-        return Variant(_CompileOnFirstUse(traced), make_finisher(traced), traced.guards, traced.rules, locs)
+        lazy = _CompileOnFirstUse(traced)
+        lazy.variant = Variant(lazy, make_finisher(traced), traced.guards, traced.rules, locs)
+        return lazy.variant
     tape = passes.optimize(traced.tape) if tape is None else tape
     backend = None if traced.nested else traced.backend
     if traced.kind in ("vjp", "linearize"):
@@ -93,8 +99,11 @@ def _conversions(traced: Traced, n_grads: int) -> dict:
     as_array = backend.as_array
     if getattr(as_array, "__name__", "") != "_same":
         floats = set(traced.float_leaves)
+        tape = traced.tape
         for i in range(n_grads):
-            if i not in floats:
+            # only a 0-d gradient can come back as a scalar: the others cost nothing per call
+            t = tape.types.get(tape.inputs[i]) if i < len(tape.inputs) else None
+            if i not in floats and (t is None or t.shape == ()):
                 conv[i] = _array_or_zero(as_array)
     return conv
 

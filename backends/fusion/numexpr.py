@@ -342,9 +342,10 @@ _LOCK = threading.Lock()
 
 
 def clear() -> None:
-    """Drop every compiled program."""
+    """Drop every compiled program and every timing verdict."""
     with _LOCK:
         _PROGRAMS.clear()
+        _VERDICTS.clear()
 
 
 def cache_size() -> int:
@@ -401,10 +402,6 @@ _ACTING = frozenset(("raise", "call", "log"))
 _PLAIN = frozenset((np.ndarray, *(type(_DTYPE[k].type(0)) for k in _DTYPE)))
 
 
-#: calls per implementation a kernel times before it keeps the faster one
-CALIBRATION = 3
-
-
 class NumexprKernel:
     """One fused region: its programs in order, each writing one array of the
     region's shape (an output, or a temporary a later program reads).
@@ -415,16 +412,9 @@ class NumexprKernel:
     invalid="raise")``, ``"call"``, ``"log"``), which numexpr cannot honour.
     ``"warn"`` (NumPy's default) and ``"print"`` only report, and fused
     kernels do not report them. It also runs for inputs that are not plain
-    ``numpy.ndarray``s (a masked array's mask would be lost).
+    ``numpy.ndarray``s (a masked array's mask would be lost)."""
 
-    Whether numexpr is faster than NumPy for a region depends on the machine
-    and the functions (NumPy's SIMD ``tanh``/``exp`` and float32 arithmetic beat
-    numexpr's; numexpr's two threads win on float64 ``sin``/``cos`` and long
-    chains). So the kernel times itself: its first `CALIBRATION` calls
-    alternate between numexpr and the fallback, and it keeps the faster (the
-    two agree to an ulp or so; see the module docstring)."""
-
-    __slots__ = ("name", "shape", "steps", "results", "single", "region", "fallback", "times", "use_numpy")
+    __slots__ = ("name", "shape", "steps", "results", "single", "region", "fallback")
 
     def __init__(self, region: Region, steps: list, results: list, fallback=None):
         self.name = region.name
@@ -434,33 +424,16 @@ class NumexprKernel:
         self.results = results    # env slots of the region's outputs
         self.single = len(results) == 1
         self.fallback = fallback
-        self.times: list | None = [] if fallback is not None else None  # (numexpr?, seconds) while calibrating
-        self.use_numpy = False
 
     def __call__(self, *args):
-        if self.fallback is not None and (self.use_numpy or not _ACTING.isdisjoint(np.geterr().values())
+        if self.fallback is not None and (not _ACTING.isdisjoint(np.geterr().values())
                                           or not _PLAIN.issuperset(map(type, args))):
             return self._numpy(args)
-        times = self.times
-        if times is not None:
-            return self._calibrate(args, times)
         return self._numexpr(args)
 
     def _numpy(self, args):
         outs = self.fallback(*args)
         return outs[0] if self.single else tuple(outs)
-
-    def _calibrate(self, args, times):
-        with_numexpr = len(times) % 2 == 0
-        t = time.perf_counter()
-        out = self._numexpr(args) if with_numexpr else self._numpy(args)
-        times.append((with_numexpr, time.perf_counter() - t))
-        if len(times) >= 2 * CALIBRATION:
-            ne = min(s for w, s in times if w)
-            npy = min(s for w, s in times if not w)
-            self.use_numpy = ne > 0.9 * npy  # numexpr only where it clearly pays
-            self.times = None
-        return out
 
     def _numexpr(self, args):
         env = list(args)
@@ -520,6 +493,57 @@ def compile_region(region: Region, fallback=None) -> NumexprKernel:
             results[e.var] = len(slot_kind)
             materialize(e.var, node)
     return NumexprKernel(region, steps, [results[v] for v in region.outputs], fallback)
+
+
+#: numexpr must take at most this fraction of NumPy's time for a region to fuse
+MARGIN = 0.9
+_VERDICTS: OrderedDict = OrderedDict()  # region signature -> bool, most recent last
+_MAX_VERDICTS = 512
+
+
+def _sample(dtype: str, shape: tuple, rng) -> np.ndarray:
+    # inside every domain the members may have (log, sqrt, arccos, division): no NaN slow paths
+    if dtype == "bool":
+        return np.ones(shape, bool)
+    if dtype.startswith("int"):
+        return np.ones(shape, dtype)
+    return rng.uniform(0.25, 0.75, shape).astype(dtype)
+
+
+def _best(fn, args, reps: int = 3) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn(args)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def pays_off(kernel: NumexprKernel) -> bool:
+    """Whether ``kernel`` runs its region faster than its NumPy ``fallback``,
+    timed once per region signature (functions, shapes, dtypes) on synthetic
+    inputs when a tape is compiled. Which one wins depends on the machine and
+    the functions: NumPy's SIMD ``tanh``/``exp`` and float32 arithmetic beat
+    numexpr's, numexpr's threads win on float64 ``sin``/``cos`` and long
+    chains. Deciding here, not while running, lets a losing region stay plain
+    NumPy calls that then reuse dead buffers like any other."""
+    region = kernel.region
+    key = (tuple(region.fns), kernel.shape, tuple((region.dtypes[v], tuple(region.shapes.get(v, ())))
+                                                  for v in region.inputs), len(region.outputs))
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        rng = np.random.default_rng(0)
+        args = [_sample(region.dtypes[v], tuple(region.shapes.get(v, ())), rng) for v in region.inputs]
+        with np.errstate(all="ignore"):
+            kernel._numexpr(args), kernel._numpy(args)  # warm both: first calls allocate and page in
+            ne, npy = _best(kernel._numexpr, args), _best(kernel._numpy, args)
+            ne = min(ne, _best(kernel._numexpr, args))  # numexpr's threads may have been asleep
+        verdict = ne <= MARGIN * npy
+        with _LOCK:
+            _VERDICTS[key] = verdict
+            while len(_VERDICTS) > _MAX_VERDICTS:
+                _VERDICTS.popitem(last=False)
+    return verdict
 
 
 class NumexprEmitter:

@@ -698,7 +698,8 @@ def _schedule(ops, fused_pos: dict) -> list:
 def rewrite(tape: Tape, the_plan: Plan, make_call: Callable[[Region], Any]) -> Tape:
     """A new tape in which each region of ``the_plan`` is one call of the
     constant ``make_call(region)`` (labelled by the call's ``name``, else the
-    region's); the input tape is not changed."""
+    region's); where ``make_call`` returns None the region's own ops stay, in
+    their order. The input tape is not changed."""
     consts = list(tape.consts)
     new_ops = []
     for kind, item in the_plan.order:
@@ -707,6 +708,9 @@ def rewrite(tape: Tape, the_plan: Plan, make_call: Callable[[Region], Any]) -> T
             continue
         region = item
         call = make_call(region)
+        if call is None:
+            new_ops.extend(tape.ops[p] for p in region.positions)
+            continue
         consts.append(call)
         label = getattr(call, "name", None) or region.name
         fn = Const(len(consts) - 1, label[:18])
