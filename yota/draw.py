@@ -257,18 +257,22 @@ def _render(source: str, fmt: str) -> bytes:
         import pydot
     except ImportError:
         pydot = None
-    if pydot is None:
+    python_side = pydot is not None
+    if not python_side:
         try:
             import graphviz
+            python_side = True
         except ImportError:
-            raise MissingGraphviz(f"yota.draw needs pydot to render a picture: {_INSTALL} (or pip install pydot), "
-                                  f"and Graphviz's dot program. Without them, write the source: "
-                                  f"yota.draw(tape, 'tape.dot') or tape.to_dot().") from None
+            pass
+    missing = []
+    if not python_side:
+        missing.append(f"pydot ({_INSTALL}, or pip install pydot)")
     if shutil.which("dot") is None:
-        raise MissingGraphviz(f"yota.draw needs Graphviz's dot program on PATH to render a picture ({_INSTALL} "
-                              f"installs only the Python side): apt-get install graphviz, brew install "
-                              f"graphviz or conda install graphviz. Without it, write the source: "
-                              f"yota.draw(tape, 'tape.dot') or tape.to_dot().")
+        missing.append("Graphviz's dot program on PATH (apt-get install graphviz, brew install graphviz or "
+                       f"conda install graphviz; {_INSTALL} installs only the Python side)")
+    if missing:
+        raise MissingGraphviz(f"yota.draw needs {' and '.join(missing)} to render a picture. Without them, "
+                              f"write the source: yota.draw(tape, 'tape.dot') or tape.to_dot().")
     if pydot is not None:
         (graph,) = pydot.graph_from_dot_data(source)
         return graph.create(prog="dot", format=fmt)
