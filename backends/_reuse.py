@@ -34,6 +34,16 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
     ``ufuncs(name)`` returns the library's ufunc for a NumPy ufunc name.
     """
     ops_ = tape.ops
+    types = tape.types
+
+    def big(op):
+        want = types.get(op.out)
+        return want is not None and want.shape and None not in want.shape and _size(want.shape) >= MIN_SIZE
+
+    # Long traces of small arrays are common and have nothing to reuse: say so
+    # before building the use lists.
+    if not any(op.kind == CALL and op.outs and big(op) and _ufunc_name(op) is not None for op in ops_):
+        return tape
     last: dict[int, int] = {}
     users: dict[int, list] = {}
     for i, op in enumerate(ops_):
@@ -55,8 +65,8 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
     for i, op in enumerate(ops_):
         name = _ufunc_name(op)
         if name is not None:
-            want = tape.types.get(op.out)
-            if want is not None and want.shape and None not in want.shape and _size(want.shape) >= MIN_SIZE:
+            want = types.get(op.out)
+            if big(op):
                 for a in op.args:
                     if isinstance(a, Var) and a.id in owned and last.get(a.id) == i and tape.types.get(a.id) == want:
                         handle = made.get(name)

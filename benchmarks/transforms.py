@@ -15,8 +15,8 @@ Workloads (float32):
         and their tangent. yota.jvp / jax.jit(jax.jvp) / torch.func.jvp.
   hvp   H(params) @ t of the MLP's softmax cross-entropy. yota.hvp /
         jax.jit of jax.jvp(jax.grad(f), ...) / torch.func.jvp(torch.func.grad(f), ...).
-  ckpt  value and parameter gradients of a 64-block residual tanh MLP (width 1024,
-        batch 256, h = h + tanh(h @ W + b), loss = sum(h*h) / batch), without and
+  ckpt  value and parameter gradients of a 64-block residual tanh MLP (width 256,
+        batch 4096, h = h + tanh(h @ W + b), loss = sum(h*h) / batch), without and
         with one checkpoint per block: yota.checkpoint, torch.utils.checkpoint
         (use_reentrant=False), jax.checkpoint. Memory is measured as the
         tracemalloc peak (NumPy-backed: handwritten, yota) and as the RSS peak in a
@@ -58,7 +58,7 @@ def mlp_data(smoke, dtype=f32):
 
 def res_make(smoke, dtype=f32):
     rng = np.random.default_rng(0)
-    blocks, width, batch = (3, 8, 4) if smoke else (64, 1024, 256)
+    blocks, width, batch = (3, 8, 4) if smoke else (64, 256, 4096)
     params = []
     for _ in range(blocks):
         params += [glorot(rng, width, width, dtype), (0.1 * rng.standard_normal(width)).astype(dtype)]
@@ -282,7 +282,7 @@ SUITE = harness.Suite(
                          ["handwritten", "yota", "jax", "torch"]),
         harness.Workload("hvp", "hvp of the MLP softmax cross-entropy, batch 256, f32",
                          ["handwritten", "yota", "jax", "torch"]),
-        harness.Workload("ckpt", "64 residual tanh blocks, width 1024, batch 256, f32: value + parameter "
+        harness.Workload("ckpt", "64 residual tanh blocks, width 256, batch 4096, f32: value + parameter "
                          "gradients, without / with one checkpoint per block",
                          ["handwritten", "yota", "yota-ckpt", "torch", "torch-ckpt", "jax", "jax-ckpt"],
                          compare={"yota-ckpt": "yota", "torch-ckpt": "torch", "jax-ckpt": "jax"},

@@ -50,12 +50,28 @@ def _matmul(name):
     def rule(xp, dims, a, b):
         da, db = dims[0], dims[1]
         na, nb = example_ndim(a, da), example_ndim(b, db)
+        f = _fn(xp, name)
+        # One operand a plain matrix: one matrix product over the whole batch,
+        # not a stack of matrix-vector products (a batch of VJPs through
+        # `W @ x`, what jacrev maps, is exactly this).
+        if db is None and nb == 2 and na in (1, 2):
+            if na == 1:  # a_i @ B, stacked as rows
+                return f(a, b), 0
+            size, m, n = a.shape
+            return xp.reshape(f(xp.reshape(a, (size * m, n)), b), (size, m, b.shape[-1])), 0
+        if da is None and na == 2 and nb == 1:  # A @ b_i, stacked as rows: b @ A^T
+            return f(b, xp.matrix_transpose(a)), 0
+        if da is None and na == 2 and nb == 2:  # (A @ b_i)^T = b_i^T @ A^T, the b_i^T stacked as rows
+            size, n, k = b.shape
+            bt = xp.reshape(xp.matrix_transpose(b), (size * k, n))
+            y = xp.reshape(f(bt, xp.matrix_transpose(a)), (size, k, a.shape[-2]))
+            return xp.matrix_transpose(y), 0
         if na == 1:
             a = xp.expand_dims(a, axis=-2)  # a row
         if nb == 1:
             b = xp.expand_dims(b, axis=-1)  # a column
         r = max(na, nb, 2)
-        y = _fn(xp, name)(aligned(xp, a, da, r), aligned(xp, b, db, r))
+        y = f(aligned(xp, a, da, r), aligned(xp, b, db, r))
         if na == 1 and nb == 1:
             return xp.squeeze(y, axis=(-2, -1)), 0
         if na == 1 or nb == 1:

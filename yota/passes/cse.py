@@ -13,6 +13,10 @@ from ..tape import CALL, Const, Tape, Var, rename_args
 
 
 def _pure(op, consts) -> bool:
+    if type(op.fn) is str:
+        entry = ops.lookup(op.fn)
+        if entry is not None:
+            return entry.pure
     fn = consts[op.fn.index] if isinstance(op.fn, Const) else op.fn
     entry = ops.lookup(fn) if _hashable(fn) else None
     if entry is not None:
@@ -32,9 +36,12 @@ def literal_key(x):
     """A hashable key of an argument that equal only for identical literals."""
     t = type(x)
     if t is Var:
-        return x
+        return int(x)  # a bare int stands for a Var (literal ints are keyed as ("int", x)): hashed in C
     if t is tuple:
-        return ("tuple", tuple([y if type(y) is Var else literal_key(y) for y in x]))
+        # The common argument tuple holds Vars and floats: key those inline.
+        return ("tuple", tuple([int(y) if type(y) is Var else
+                                ("float", y.hex()) if type(y) is float and y == y else
+                                literal_key(y) for y in x]))
     if t is list:
         return ("list", tuple([literal_key(y) for y in x]))
     if t is dict:
