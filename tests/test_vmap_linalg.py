@@ -18,7 +18,7 @@ DASK = {"matmul_batched_broadcast", "matmul_vec_batched", "matmul_vec_vec", "ten
         "slogdet_batched_both", "matrix_power_3", "pinv_tall", "matrix_rank_nondiff", "cholesky", "eigh",
         "qr_normalized", "svd_tall", "svdvals", "vector_norm_axes_keepdims", "matrix_norm_2", "eig", "batched",
         "ellipsis_broadcast", "implicit", "solve_vector_stack", "pinv_rtol_array", "linalg_matmul",
-        "matmul_matrix_vector", "matmul_vector_matrix"}
+        "matmul_matrix_vector", "matmul_vector_matrix", "matmul_outer"}
 
 
 def _dask_subset(backend, name):
@@ -89,6 +89,7 @@ MORE = {
     # one plain matrix against batched vectors or matrices: the batching rule's one-product forms
     "matmul_matrix_vector": ([(3, 4), (4,)], lambda xp, a, b: a @ b, {}),
     "matmul_vector_matrix": ([(3,), (3, 4)], lambda xp, a, b: a @ b, {}),
+    "matmul_outer": ([(3, 1), (1, 4)], lambda xp, a, b: a @ b, {}),
     "matmul_stack_by_vector": ([(2, 3, 4), (4,)], lambda xp, a, b: xp.linalg.matmul(a, b), {}),
     "solve_one_matrix_many": ([(3, 3), (3, 2, 3, 1)], lambda xp, a, b: xp.linalg.solve(near_diag(xp, a), b), {}),
     "cholesky_of_spd_trace": ([(3, 3)], lambda xp, a: xp.linalg.trace(xp.linalg.cholesky(spd(xp, a))), {}),

@@ -66,6 +66,9 @@ def _matmul(name):
             bt = xp.reshape(xp.matrix_transpose(b), (size * k, n))
             y = xp.reshape(f(bt, xp.matrix_transpose(a)), (size, k, a.shape[-2]))
             return xp.matrix_transpose(y), 0
+        if (da is not None and db is not None and na == 2 and nb == 2 and a.shape[-1] == 1
+                and b.shape[-2] == 1):  # outer products (per-example weight gradients): no sum to do
+            return xp.multiply(a, b), 0
         if na == 1:
             a = xp.expand_dims(a, axis=-2)  # a row
         if nb == 1:
