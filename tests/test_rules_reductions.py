@@ -52,6 +52,26 @@ def test_var_std(backend, rng, name, axis, correction, keepdims):
     check(backend, f, x)
 
 
+@pytest.mark.parametrize("correction", [0.0, 1.0])
+def test_std_of_equal_values_has_gradient_zero(backend, correction):
+    # std == 0 where every entry equals the mean: the smallest subgradient, 0 (as for abs and
+    # vector_norm at zero), not 0 / 0; and where only some rows are constant, the others keep theirs
+    x = backend.asarray(np.array([[1.5, 1.5, 1.5], [1.0, 2.0, 4.0]]))
+
+    def f(x):
+        xp = array_namespace(x)
+        return xp.sum(xp.std(x, axis=1, correction=correction))
+
+    for _ in range(2):  # traced, then cached
+        _, g = yota.grad(f, x)
+        got = to_numpy(g[1])
+        assert np.all(got[0] == 0.0)
+        row = np.array([1.0, 2.0, 4.0])
+        want = (row - row.mean()) / ((3 - correction) * row.std(ddof=correction))
+        np.testing.assert_allclose(got[1], want, rtol=1e-12)
+        x = backend.asarray(np.array([[-0.5, -0.5, -0.5], [1.0, 2.0, 4.0]]))
+
+
 @pytest.mark.parametrize("name", ["var", "std"])
 def test_var_std_default(backend, rng, name):
     x = backend.asarray(rng.standard_normal((3, 4)))

@@ -442,8 +442,11 @@ def dtype_name(dtype) -> str:
     """The standard name of any library's dtype object (``float32``)."""
     if dtype is None:
         return ""
+    # keyed with the type first, so that one library's dtype is never compared with another's
+    # (array-api-strict warns on that comparison)
+    key = (type(dtype), dtype)
     try:
-        hit = _NAME_OF.get(dtype)
+        hit = _NAME_OF.get(key)
     except TypeError:
         hit = None
     if hit is not None:
@@ -451,7 +454,7 @@ def dtype_name(dtype) -> str:
     out = _dtype_name(dtype)
     try:
         if len(_NAME_OF) < 256:
-            _NAME_OF[dtype] = out
+            _NAME_OF[key] = out
     except TypeError:
         pass
     return out

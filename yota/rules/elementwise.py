@@ -88,7 +88,14 @@ def _log_or_zero(xp, x):
         if x == 0:
             return 0.0
         return cmath.log(x) if isinstance(x, complex) else math.log(x) if x > 0 else math.nan
+    x = _as_array(xp, x)
     return xp.log(xp.where(x == 0, xp.ones_like(x), x))
+
+
+def _as_array(xp, x):
+    # A traced Python number has a shape, (), but strict libraries refuse it where an array is
+    # required (where's condition, ones_like): make 0-d values arrays first.
+    return xp.asarray(x) if x.ndim == 0 else x
 
 
 def _pow_dx(xp, a, b, y, g):
@@ -98,7 +105,7 @@ def _pow_dx(xp, a, b, y, g):
             return xp.zeros_like(g)
         return g * b if b == 1 else g * b * (a if b == 2 else a ** (b - 1))
     d = g * b * a ** (b - 1)
-    return xp.where(b == 0, xp.zeros_like(d), d)
+    return xp.where(_as_array(xp, b) == 0, xp.zeros_like(d), d)
 
 
 _binary("pow", _pow_dx, lambda xp, a, b, y, g: g * _log_or_zero(xp, a) * y)

@@ -94,7 +94,10 @@ def var(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
 @rrule("std")
 def std(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
     y = xp.std(x, axis=axis, correction=correction, keepdims=keepdims)
-    return y, lambda g: (keep_dims(xp, g / y, x, axis, keepdims) * _centered_over_dof(xp, x, axis, correction),)
+    # At std == 0 every x - mean is 0 too: gradient 0 there, as for vector_norm and abs at zero
+    # (the smallest subgradient), not 0 / 0.
+    return y, lambda g: (keep_dims(xp, g / xp.where(y == 0, 1.0, y), x, axis, keepdims)
+                         * _centered_over_dof(xp, x, axis, correction),)
 
 
 def _chooser(name):
