@@ -142,8 +142,21 @@ _unary("tanh", lambda xp, x, y, g: g * (1 - y * y))
 _unary("asinh", lambda xp, x, y, g: g / xp.sqrt(x * x + 1))
 _unary("acosh", lambda xp, x, y, g: g / (xp.sqrt(x - 1) * xp.sqrt(x + 1)))  # right branch for complex z
 _unary("atanh", lambda xp, x, y, g: g / (1 - x * x))
-_binary("atan2", lambda xp, a, b, y, g: g * b / (a * a + b * b),
-        lambda xp, a, b, y, g: -g * a / (a * a + b * b))
+def _atan2_d(which):
+    # d atan2(a, b) = (b da - a db) / (a^2 + b^2); 0 at the origin, where the numerator is 0 too
+    # (as hypot(0, 0) sends 0 to both arguments), not 0 / 0
+    def d(xp, a, b, y, g):
+        r2 = a * a + b * b
+        if hasattr(r2, "ndim"):
+            r2 = _as_array(xp, r2)
+            r2 = xp.where(r2 == 0, xp.ones_like(r2), r2)
+        else:
+            r2 = r2 or 1.0
+        return g * b / r2 if which == 0 else -g * a / r2
+    return d
+
+
+_binary("atan2", _atan2_d(0), _atan2_d(1))
 
 # ---------------------------------------------------------------- complex parts (not holomorphic)
 _unary("conj", lambda xp, x, y, g: xp.conj(g) if is_complex(g) else g)
