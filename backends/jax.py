@@ -27,10 +27,6 @@ def device(x):
     return x.device
 
 
-def to_float(x):
-    return float(x)
-
-
 def to_numpy(x):
     return np.asarray(x)
 

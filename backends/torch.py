@@ -16,6 +16,8 @@ value written into a real tensor keeps its real part, as gradients do.
 """
 from __future__ import annotations
 
+import functools
+
 import array_api_compat.torch as namespace  # noqa: F401  (this backend's xp)
 import numpy as np
 import torch
@@ -27,10 +29,6 @@ replaces_getitem = True
 
 def device(x):
     return x.device
-
-
-def to_float(x):
-    return float(x)
 
 
 def to_numpy(x):
@@ -113,13 +111,23 @@ def getitem(xp, x, key):
     return x[key]
 
 
+def _on_positive_steps(write):
+    """``write(xp, x, key, value)`` for keys with negative steps too: the write goes to the
+    flipped tensor with the positive-step key, and the result is flipped back."""
+    @functools.wraps(write)
+    def wrapped(xp, x, key, value):
+        flipped = _positive_steps(x, key)
+        if flipped is None:
+            return write(xp, x, key, value)
+        axes, key2 = flipped
+        return torch.flip(write(xp, torch.flip(x, axes), key2, value), axes) if axes else write(xp, x, key2, value)
+
+    return wrapped
+
+
+@_on_positive_steps
 def setitem(xp, x, key, value):
     """``x`` with ``x[key] = value``, a new tensor; the last of repeated indices wins."""
-    flipped = _positive_steps(x, key)
-    if flipped is not None:
-        axes, key2 = flipped
-        return torch.flip(setitem(xp, torch.flip(x, axes), key2, value), axes) if axes else \
-            setitem(xp, x, key2, value)
     value = _value(x, value)
     if not _may_repeat(key):
         y = x.clone()
@@ -138,13 +146,9 @@ def setitem(xp, x, key, value):
     return out.reshape(x.shape)
 
 
+@_on_positive_steps
 def scatter_add(xp, x, key, values):
     """``x`` with ``values`` added at ``x[key]``, a new tensor; repeats accumulate."""
-    flipped = _positive_steps(x, key)
-    if flipped is not None:
-        axes, key2 = flipped
-        return torch.flip(scatter_add(xp, torch.flip(x, axes), key2, values), axes) if axes else \
-            scatter_add(xp, x, key2, values)
     values = _value(x, values)
     parts = _parts(key)
     if not any(_is_index_array(k) for k in parts):

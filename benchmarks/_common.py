@@ -269,3 +269,20 @@ def check_grads_fd(loss, params, value, grads, h=1e-6, rtol=1e-5, seed=0):
         if abs(an - fd) > rtol * max(abs(fd), float(np.linalg.norm(g))) + 1e-9 * max(1.0, abs(v0)):
             problems.append(f"grad[{i}]: <g, v> = {an:.10g}, finite differences {fd:.10g}")
     return problems
+
+
+def run_worker(script: str, impl: str, argv: list, env: dict | None = None) -> dict:
+    """``script --worker impl *argv`` in a fresh interpreter, with the checkout ``script`` lives
+    in first on ``PYTHONPATH``: the dict its ``RESULT {json}`` line carries, or an error record."""
+    import json
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(script)))
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, os.path.abspath(script), "--worker", impl, *argv],
+                       capture_output=True, text=True, env=env)
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+    return {"impl": impl, "error": f"worker exited with {p.returncode}: {' | '.join(tail)[:300]}"}

@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -55,6 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import _common  # noqa: E402
 from _common import fmt_bytes, fmt_ratio, fmt_time, median, print_machine, print_table  # noqa: E402
 
 TARGET_TIME = 1.2
@@ -198,20 +198,11 @@ def worker(args):
 # ------------------------------------------------------------------ main ---
 
 def run_worker(impl, args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl,
-           "--gb", str(args.gb), "--d", str(args.d), "--chunk-mb", str(args.chunk_mb),
-           "--repeat", str(args.repeat), "--seed", str(args.seed),
-           "--scheduler", args.scheduler, "--formula", args.formula]
+    argv = ["--gb", str(args.gb), "--d", str(args.d), "--chunk-mb", str(args.chunk_mb), "--repeat", str(args.repeat),
+            "--seed", str(args.seed), "--scheduler", args.scheduler, "--formula", args.formula]
     if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-    return {"impl": impl, "error": f"worker exited with {p.returncode}: {' | '.join(tail)[:300]}"}
+        argv += ["--threads", str(args.threads)]
+    return _common.run_worker(__file__, impl, argv)
 
 
 def main(argv=None):

@@ -48,14 +48,13 @@ import argparse
 import importlib.metadata
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import _common  # noqa: E402
 from _common import fmt_bytes, fmt_ratio, fmt_time, median, peak_memory, print_machine, print_table, time_fn  # noqa: E402,E501
 
 IMPLS = ("numpy", "yota-unfused", "yota-numexpr", "numexpr", "numba")
@@ -65,17 +64,11 @@ INSTALLS = {"yota-numexpr": ("numexpr",), "numexpr": ("numexpr",), "numba": ("nu
 # ------------------------------------------------------------------ implementations ---
 
 def make_numpy():
-    import numpy as np
+    from cpu import chain_numpy  # the chain row's handwritten gradient
 
     def run(y):
-        ys = []
-        for _ in range(6):
-            ys.append(y)
-            y = np.sin(y) * 1.01 + y * 0.5
-        g = np.cos(ys[-1]) * 1.01 + 0.5
-        for y_i in reversed(ys[:-1]):
-            g *= np.cos(y_i) * 1.01 + 0.5
-        return y.sum(), g
+        value, (g,) = chain_numpy((y,))
+        return value, g
 
     return run
 
@@ -196,16 +189,9 @@ def worker(args):
 # ------------------------------------------------------------------ main ---
 
 def run_worker(impl, args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl, "--n", str(args.n), "--seed", str(args.seed),
-           "--min-time", str(args.min_time), "--threads", str(args.threads or 0)]
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-    return {"impl": impl, "error": f"worker exited with {p.returncode}: {' | '.join(tail)[:300]}"}
+    return _common.run_worker(__file__, impl, ["--n", str(args.n), "--seed", str(args.seed), "--min-time",
+                                               str(args.min_time), "--threads", str(args.threads or 0)],
+                              env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
 
 
 def _matches(r, base) -> bool:

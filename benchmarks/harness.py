@@ -849,3 +849,14 @@ if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
     # through the importable module, so that the Case class the scripts build is this one
     import harness
     harness.worker_main()
+
+
+def main_with_self_check(suite, self_check, what: str, argv=None) -> int:
+    """`main`, plus ``--self-check``: run ``self_check()`` (its result: the failures) on the
+    handwritten ``what`` and exit."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--self-check" in argv:
+        print(f"handwritten {what} vs central differences (float64, small sizes):")
+        return 1 if self_check() else 0
+    return main(suite, argv, extra_args=[(("--self-check",), dict(
+        action="store_true", help=f"check the handwritten {what} against finite differences and exit"))])

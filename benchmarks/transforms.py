@@ -293,12 +293,7 @@ SUITE = harness.Suite(
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if "--self-check" in argv:
-        print("handwritten jvp / hvp / gradients vs central differences (float64, small sizes):")
-        return 1 if self_check() else 0
-    return harness.main(SUITE, argv, extra_args=[(("--self-check",), dict(
-        action="store_true", help="check the handwritten code against finite differences and exit"))])
+    return harness.main_with_self_check(SUITE, self_check, "jvp / hvp / gradients", argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import array_api_compat
 import numpy as np
+import pytest
 
+import yota
 from yota.testing import check_grad
 
 
@@ -35,3 +37,26 @@ def grad_check(backend, fn, floats, ints=(), **kw):
     if backend.name == "dask":
         kw.setdefault("full", 0)  # VJP identity only: per-element differences are slow on Dask
     check_grad(f, *args, **kw)
+
+
+# --------------------------------------------------------------------------- fusion workloads
+# (the fusion tests' elementwise-heavy functions: the benchmarks' chain and one MLP layer)
+
+def chain(x):
+    xp = namespace_of(x)
+    y = x
+    for _ in range(6):
+        y = xp.sin(y) * 1.01 + y * 0.5
+    return xp.sum(y)
+
+
+def mlp_layer(W, b, X):
+    xp = namespace_of(X)
+    return xp.sum(xp.tanh(X @ W + b) ** 2)
+
+
+def refused_for_unknown_size(call):
+    """A size Dask learns only from the data (nonzero, unique, repeat by an array): yota must
+    refuse it, saying what to do."""
+    with pytest.raises(yota.errors.UnknownShapeError, match="compute_chunk_sizes"):
+        call()

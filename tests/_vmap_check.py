@@ -3,10 +3,7 @@ of ``f`` over the examples (untraced, the library's own namespace), called
 twice (traced, then cached with new values: no second trace)."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-import pytest
 
 import yota
 from _helpers import namespace_of

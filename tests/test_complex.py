@@ -8,7 +8,7 @@ from array_api_compat import array_namespace
 
 import yota
 from _helpers import check
-from yota.testing import check_grad, to_numpy
+from yota.testing import to_numpy
 
 
 

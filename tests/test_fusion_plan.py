@@ -27,6 +27,7 @@ import pytest
 from array_api_compat import array_namespace
 
 import yota
+from _helpers import chain, mlp_layer
 from yota import codegen
 from yota.backends.fusion import cuda
 from yota.backends.fusion import plan as fplan
@@ -41,19 +42,6 @@ def cplan(tape, **kw):
 
 
 # --------------------------------------------------------------------------- workloads
-
-def chain(x):
-    xp = array_namespace(x)
-    y = x
-    for _ in range(6):
-        y = xp.sin(y) * 1.01 + y * 0.5
-    return xp.sum(y)
-
-
-def mlp_layer(W, b, X):
-    xp = array_namespace(X)
-    return xp.sum(xp.tanh(X @ W + b) ** 2)
-
 
 def mlp(W1, b1, W2, b2, X, Y):
     xp = array_namespace(X)

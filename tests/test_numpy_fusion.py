@@ -25,6 +25,7 @@ pytest.importorskip("numexpr")
 from array_api_compat import array_namespace  # noqa: E402
 
 import yota  # noqa: E402
+from _helpers import chain, mlp_layer  # noqa: E402
 from yota import codegen  # noqa: E402
 from yota.backends import numpy as yn  # noqa: E402
 from yota.backends.fusion import numexpr as fne  # noqa: E402
@@ -236,19 +237,6 @@ def test_outputs_of_broadcast_and_constant_members():
 
 
 # --------------------------------------------------------------------------- the backend end to end
-
-def chain(x):
-    xp = array_namespace(x)
-    y = x
-    for _ in range(6):
-        y = xp.sin(y) * 1.01 + y * 0.5
-    return xp.sum(y)
-
-
-def mlp_layer(W, b, X):
-    xp = array_namespace(X)
-    return xp.sum(xp.tanh(X @ W + b) ** 2)
-
 
 def gelu_layernorm(x, g, b):
     xp = array_namespace(x)

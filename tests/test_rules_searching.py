@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 
 import yota
-from _helpers import grad_check, namespace_of
+from _helpers import grad_check, namespace_of, refused_for_unknown_size
 from yota.testing import to_numpy
 
 DASK_NAN = "Dask: a data-dependent result (nonzero, unique, mask) has unknown (nan) lengths"
 
-
-def refused_for_unknown_size(call):
-    """Dask learns these sizes only from the data: yota must refuse, saying what to do."""
-    with pytest.raises(yota.errors.UnknownShapeError, match="compute_chunk_sizes"):
-        call()
 
 
 array_namespace = namespace_of

@@ -10,7 +10,6 @@ name the keys array-api-strict or Dask refuse in the plain per-example call.
 """
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np

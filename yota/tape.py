@@ -181,6 +181,11 @@ class Op:
             new._uses = self._uses
         return new
 
+    def renamed(self, mapping: dict[int, int]) -> "Op":
+        """The op reading ``mapping[v]`` for each variable ``v`` it maps (itself when none)."""
+        args, kwargs = rename_args(self.args, mapping), rename_args(self.kwargs, mapping)
+        return self if args is self.args and kwargs is self.kwargs else self.replace(args=args, kwargs=kwargs)
+
     def uses(self) -> list[int]:
         """The variables the op reads, in order (computed once: ops do not change)."""
         u = self._uses

@@ -8,7 +8,6 @@ converts arrays to NumPy to compare them.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np

@@ -12,7 +12,7 @@ import operator
 import threading
 
 from . import backends, errors, ops
-from .ops.table import DIFF as _NEEDS_RULE, NONDIFF as _NO_DERIVATIVE, NONE_DEFAULTS
+from .ops.table import DIFF as _NEEDS_RULE, NONE_DEFAULTS
 from .tape import CALL, DTYPE_NAMES, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, iter_vars, type_of
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM", "implementation", "active_contexts",

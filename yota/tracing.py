@@ -13,7 +13,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import backends, errors, guards
+from . import backends, errors, guards, ops
 from .flatten import Func, Method, Obj, Partial, Static, count_leaves, flatten, leaf_paths, unflatten
 from .gradtape import backward
 from .tape import Tape, Var
@@ -226,15 +226,7 @@ def _no_batched_branches(ctx):
 
 
 def _recorded(tape: Tape) -> set:
-    return {f for f in tape.functions_used() if _hashable(f)}
-
-
-def _hashable(x) -> bool:
-    try:
-        hash(x)
-        return True
-    except TypeError:
-        return False
+    return {f for f in tape.functions_used() if ops.hashable(f)}
 
 
 _NOT_VALUES = (type(None), str, bytes)

@@ -97,7 +97,7 @@ def batch_tape(tape: Tape, values: Sequence[Any], in_dims: Sequence[int | None],
         if all(d is None for d in adims) and all(d is None for d in adims.kw.values()):
             out, odims = ctx.record(fn, args, kwargs), None
         else:
-            entry = ops.lookup(fn) if _hashable(fn) else None
+            entry = ops.lookup(fn)
             rule = entry.batch if entry is not None else None
             ctx.note = f"vmap {entry.label if entry is not None else fn}"
             try:
@@ -106,7 +106,7 @@ def batch_tape(tape: Tape, values: Sequence[Any], in_dims: Sequence[int | None],
             finally:
                 ctx.note = ""
         _bind(op.outs, out, odims, env, dims, op.out_type is not None)
-    outs, out_dims, concrete = [], [], []
+    outs, out_dims = [], []
     for o in tape.outputs:
         if isinstance(o, Var):
             t = env[o.id]
@@ -116,14 +116,6 @@ def batch_tape(tape: Tape, values: Sequence[Any], in_dims: Sequence[int | None],
             outs.append(o)
             out_dims.append(None)
     return ctx, outs, out_dims
-
-
-def _hashable(x) -> bool:
-    try:
-        hash(x)
-        return True
-    except TypeError:
-        return False
 
 
 def _decode(x, env, tape, backend):

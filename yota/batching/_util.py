@@ -4,8 +4,10 @@ from __future__ import annotations
 from .. import errors
 
 
-def batch_size(dims, *args) -> int:
-    for a, d in zip(args, dims):
+def _size_of_first_batched(pairs) -> int | None:
+    """The batch size of the first batched value among ``(value, dim)`` pairs (a tuple
+    value has a dim per item); None when none is batched."""
+    for a, d in pairs:
         if d is None:
             continue
         if isinstance(d, tuple):
@@ -14,10 +16,25 @@ def batch_size(dims, *args) -> int:
                     return x.shape[0]
         else:
             return a.shape[0]
+    return None
+
+
+def batch_size(dims, *args) -> int:
+    n = _size_of_first_batched(zip(args, dims))
+    if n is not None:
+        return n
     for k, d in dims.kw.items():
         if d is not None:
             raise errors.YotaError("vmap: a batched keyword argument without a batched positional one")
     raise AssertionError("no batched argument")
+
+
+def namespace_fn(xp, name: str):
+    """``xp``'s function of a dotted name (``"linalg.solve"``)."""
+    f = xp
+    for part in name.split("."):
+        f = getattr(f, part)
+    return f
 
 
 def example_ndim(x, d) -> int:
@@ -62,16 +79,10 @@ def first_batched(*ds) -> int | None:
 def batch_size_any(dims, args, kwargs) -> int:
     """The batch size, from a batched positional or keyword argument (diff's
     ``prepend`` may be the only batched one)."""
-    for a, d in list(zip(args, dims)) + [(kwargs[k], d) for k, d in dims.kw.items() if k in kwargs]:
-        if d is None:
-            continue
-        if isinstance(d, tuple):
-            for x, dx in zip(a, d):
-                if dx is not None:
-                    return x.shape[0]
-        else:
-            return a.shape[0]
-    raise AssertionError("no batched argument")
+    n = _size_of_first_batched(list(zip(args, dims)) + [(kwargs[k], d) for k, d in dims.kw.items() if k in kwargs])
+    if n is None:
+        raise AssertionError("no batched argument")
+    return n
 
 
 def broadcast_shape(*shapes) -> tuple:

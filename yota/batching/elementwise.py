@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..primitives import stop_gradient
-from ._util import aligned, batch_size_any, batched, example_ndim, is_array
+from ._util import aligned, batch_size_any, batched, example_ndim, is_array, namespace_fn
 
 
 def _example_rank(args, dims) -> int:
@@ -24,10 +24,7 @@ def elementwise(name):
             dims = type(dims)((0,) + tuple(dims[1:]), dims.kw)
         new = tuple(aligned(xp, a, d, r) for a, d in zip(args, dims))
         kw = {k: aligned(xp, a, dims.kw.get(k), r) for k, a in kwargs.items()}
-        f = xp
-        for part in name.split("."):
-            f = getattr(f, part)
-        return f(*new, **kw), 0
+        return namespace_fn(xp, name)(*new, **kw), 0
 
     rule.__name__ = f"batch_{name}"
     return rule

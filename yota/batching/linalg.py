@@ -14,14 +14,7 @@ import math
 import string
 
 from .. import errors, ops
-from ._util import aligned, batched, example_ndim, shift_axis
-
-
-def _fn(xp, name):
-    f = xp
-    for part in name.split("."):
-        f = getattr(f, part)
-    return f
+from ._util import aligned, batched, broadcast_shape, example_ndim, namespace_fn, shift_axis
 
 
 def _only_first(name, dims):
@@ -32,17 +25,6 @@ def _only_first(name, dims):
                                f"the examples")
 
 
-def _broadcast_shapes(*shapes):
-    nd = max(len(s) for s in shapes)
-    out = []
-    for i in range(nd):
-        sizes = {s[len(s) - nd + i] for s in shapes if len(s) - nd + i >= 0} - {1}
-        if len(sizes) > 1:
-            raise ValueError(f"shapes {shapes} do not broadcast")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
-
-
 # ---------------------------------------------------------------- products
 
 
@@ -50,7 +32,7 @@ def _matmul(name):
     def rule(xp, dims, a, b):
         da, db = dims[0], dims[1]
         na, nb = example_ndim(a, da), example_ndim(b, db)
-        f = _fn(xp, name)
+        f = namespace_fn(xp, name)
         # One operand a plain matrix: one matrix product over the whole batch,
         # not a stack of matrix-vector products (a batch of VJPs through
         # `W @ x`, what jacrev maps, is exactly this).
@@ -94,7 +76,7 @@ def _tensordot(name):
         else:
             ia = [i % na for i in _seq(axes[0])]
             ib = [i % nb for i in _seq(axes[1])]
-        f = _fn(xp, name)
+        f = namespace_fn(xp, name)
         if db is None:
             return f(a, b, axes=(tuple(1 + i for i in ia), tuple(ib))), 0
         if da is None:
@@ -125,7 +107,7 @@ def _vecdot(name):
         r = max(example_ndim(a, dims[0]), example_ndim(b, dims[1]))
         # a negative axis counts from the end, which the batch does not move
         ax = axis if axis < 0 else axis - r
-        return _fn(xp, name)(aligned(xp, a, dims[0], r), aligned(xp, b, dims[1], r), axis=ax), 0
+        return namespace_fn(xp, name)(aligned(xp, a, dims[0], r), aligned(xp, b, dims[1], r), axis=ax), 0
 
     rule.__name__ = f"batch_{name}"
     return rule
@@ -133,7 +115,7 @@ def _vecdot(name):
 
 def _matrix_transpose(name):
     def rule(xp, dims, x):
-        return _fn(xp, name)(x), 0
+        return namespace_fn(xp, name)(x), 0
 
     rule.__name__ = f"batch_{name}"
     return rule
@@ -170,7 +152,7 @@ def _implicit_output(s: str) -> str:
 def _stacks(name):
     def rule(xp, dims, x, *args, **kwargs):
         _only_first(name, dims)
-        return _fn(xp, name)(x, *args, **kwargs), 0
+        return namespace_fn(xp, name)(x, *args, **kwargs), 0
 
     rule.__name__ = f"batch_{name}"
     return rule
@@ -186,9 +168,9 @@ def _with_rtol(name):
     def rule(xp, dims, x, /, *, rtol=None):
         rd = dims.kw.get("rtol")
         if rd is None:
-            return _fn(xp, name)(x, **({} if rtol is None else {"rtol": rtol})), 0
+            return namespace_fn(xp, name)(x, **({} if rtol is None else {"rtol": rtol})), 0
         x = batched(xp, x, dims[0], rtol.shape[0])
-        return _fn(xp, name)(x, rtol=aligned(xp, rtol, rd, x.ndim - 3)), 0
+        return namespace_fn(xp, name)(x, rtol=aligned(xp, rtol, rd, x.ndim - 3)), 0
 
     rule.__name__ = f"batch_{name}"
     return rule
@@ -215,7 +197,7 @@ def _(xp, dims, x1, x2):
         r = max(n1, n2)
         x1, x2 = aligned(xp, x1, d1, r), aligned(xp, x2, d2, r)
         # stack axes broadcast explicitly (CuPy's solve does not broadcast them)
-        stack = _broadcast_shapes(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
+        stack = broadcast_shape(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
         if tuple(x1.shape[:-2]) != stack:
             x1 = xp.broadcast_to(x1, stack + tuple(x1.shape[-2:]))
         if tuple(x2.shape[:-2]) != stack:

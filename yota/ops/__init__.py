@@ -8,8 +8,8 @@ an op is (buffer reuse) and whether it fuses; the NumPy front end maps NumPy's
 names onto it. Adding a function of the standard is one entry in `table.py`,
 one rule in `yota/rules/`, one batching rule in `yota/batching/`, one test row.
 """
-from .table import (OPS, OpDef, Rule, batching, define_primitive, get, lookup, nondiff, on_change,
+from .table import (OPS, OpDef, Rule, batching, define_primitive, get, hashable, lookup, nondiff, on_change,
                     registry_version, rrule, standard_names)
 
-__all__ = ["OPS", "OpDef", "Rule", "get", "lookup", "rrule", "nondiff", "batching", "define_primitive",
+__all__ = ["OPS", "OpDef", "Rule", "get", "hashable", "lookup", "rrule", "nondiff", "batching", "define_primitive",
            "on_change", "registry_version", "standard_names"]

@@ -104,7 +104,20 @@ _version = [0]
 
 
 def lookup(name) -> OpDef | None:
-    return OPS.get(name)
+    """The entry of an op name or primitive; None for anything else (unhashable values too:
+    a tape's function may be any callable)."""
+    try:
+        return OPS.get(name)
+    except TypeError:
+        return None
+
+
+def hashable(x) -> bool:
+    try:
+        hash(x)
+        return True
+    except TypeError:
+        return False
 
 
 def get(name) -> OpDef:
@@ -167,7 +180,7 @@ def batching(target) -> Callable:
 
 
 def _target_entry(target, what) -> OpDef:
-    entry = OPS.get(target) if _hashable(target) else None
+    entry = lookup(target)
     if entry is not None:
         return entry
     if isinstance(target, str):
@@ -179,14 +192,6 @@ def _target_entry(target, what) -> OpDef:
     raise RegistrationError(f"yota.{what}({getattr(target, '__name__', target)!r}): a rule needs a "
                             f"@yota.primitive function (or an array-API function name); decorate the function "
                             f"with @yota.primitive first, so that calls to it are recorded as one op.")
-
-
-def _hashable(x) -> bool:
-    try:
-        hash(x)
-        return True
-    except TypeError:
-        return False
 
 
 def _near(a: str, b: str) -> bool:

@@ -13,23 +13,11 @@ from ..tape import CALL, Const, Tape, Var, rename_args
 
 
 def _pure(op, consts) -> bool:
-    if type(op.fn) is str:
-        entry = ops.lookup(op.fn)
-        if entry is not None:
-            return entry.pure
     fn = consts[op.fn.index] if isinstance(op.fn, Const) else op.fn
-    entry = ops.lookup(fn) if _hashable(fn) else None
+    entry = ops.lookup(fn)
     if entry is not None:
         return entry.pure
     return isinstance(op.fn, Const) and getattr(fn, "__yota_pure__", True)
-
-
-def _hashable(x) -> bool:
-    try:
-        hash(x)
-        return True
-    except TypeError:
-        return False
 
 
 def literal_key(x):
@@ -65,9 +53,7 @@ def eliminate_common_subexpressions(tape: Tape) -> Tape:
     changed = False
     for op in tape.ops:
         if rename:
-            args, kwargs = rename_args(op.args, rename), rename_args(op.kwargs, rename)
-            if args != op.args or kwargs != op.kwargs:
-                op = op.replace(args=args, kwargs=kwargs)
+            op = op.renamed(rename)
         if op.kind == CALL and op.outs and _pure(op, tape.consts):
             try:
                 key = (op.fn if isinstance(op.fn, str) else literal_key(op.fn), literal_key(op.args),

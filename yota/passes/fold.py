@@ -34,8 +34,7 @@ def fold_fills(tape: Tape) -> Tape:
     changed = False
     for op in tape.ops:
         if rename:
-            args, kwargs = rename_args(op.args, rename), rename_args(op.kwargs, rename)
-            op = op.replace(args=args, kwargs=kwargs)
+            op = op.renamed(rename)
         if op.kind != CALL or len(op.outs) != 1 or not isinstance(op.fn, str):
             kept.append(op)
             continue

@@ -21,8 +21,7 @@ def simplify_shapes(tape: Tape) -> Tape:
     changed = False
     for op in tape.ops:
         if rename:
-            args, kwargs = rename_args(op.args, rename), rename_args(op.kwargs, rename)
-            op = op.replace(args=args, kwargs=kwargs)
+            op = op.renamed(rename)
         if op.kind == CALL and len(op.outs) == 1 and op.fn in ("reshape", "broadcast_to", "permute_dims") \
                 and op.args and isinstance(op.args[0], Var):
             src = op.args[0].id

@@ -21,7 +21,7 @@ pairing ``Re(sum(g * dy))`` (no conjugation of ``g``):
 """
 from __future__ import annotations
 
-from ._util import conj, is_complex, real_dtype as _real_dtype
+from ._util import conj, real_dtype as _real_dtype
 from ..ops import nondiff, rrule
 
 # A transform with norm N and its inverse-direction partner scale by the same factor.

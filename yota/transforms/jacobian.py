@@ -103,16 +103,21 @@ def _jacrev_body(f, args, nums, single, has_aux):
     return (jac, aux) if has_aux else jac
 
 
+def _transform(body, name, f, argnums, has_aux):
+    """``f``'s Jacobian function: ``body`` evaluated (traced once, cached) on the call's arguments."""
+    @functools.wraps(f)
+    def jac_f(*args: Any, **kwargs: Any):
+        nums, single = normalize_argnums(argnums, len(args))
+        _check_real(args, nums, name)
+        g = functools.partial(f, **kwargs) if kwargs else f
+        return api.evaluate(body, g, tuple(args), nums, single, has_aux)
+
+    return jac_f
+
+
 def jacrev(f: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The function returning ``f``'s Jacobian, by reverse mode over its rows."""
-    @functools.wraps(f)
-    def jacrev_f(*args: Any, **kwargs: Any):
-        nums, single = normalize_argnums(argnums, len(args))
-        _check_real(args, nums, "jacrev")
-        g = functools.partial(f, **kwargs) if kwargs else f
-        return api.evaluate(_jacrev_body, g, tuple(args), nums, single, has_aux)
-
-    return jacrev_f
+    return _transform(_jacrev_body, "jacrev", f, argnums, has_aux)
 
 
 jacobian = jacrev
@@ -172,14 +177,7 @@ def _jacfwd_body(f, args, nums, single, has_aux):
 
 def jacfwd(f: Callable, argnums: int | tuple[int, ...] = 0, has_aux: bool = False) -> Callable:
     """The function returning ``f``'s Jacobian, by forward mode over its columns."""
-    @functools.wraps(f)
-    def jacfwd_f(*args: Any, **kwargs: Any):
-        nums, single = normalize_argnums(argnums, len(args))
-        _check_real(args, nums, "jacfwd")
-        g = functools.partial(f, **kwargs) if kwargs else f
-        return api.evaluate(_jacfwd_body, g, tuple(args), nums, single, has_aux)
-
-    return jacfwd_f
+    return _transform(_jacfwd_body, "jacfwd", f, argnums, has_aux)
 
 
 def hessian(f: Callable, argnums: int | tuple[int, ...] = 0) -> Callable:

@@ -172,7 +172,6 @@ def _hashable_axes(a):
 def _build(tree, leaves, axes, out_axes, size, nested):
     concrete = [x.val if type(x) is Tracer else x for x in leaves]
     backend = backends.select(concrete)
-    xp = backend.namespace
     examples = [x if a is None else x[(slice(None),) * a + (0, ...)] for x, a in zip(concrete, axes)]
     traced = trace_call("trace", tree, examples, None, [], batched={i for i, a in enumerate(axes) if a is not None})
     tape = passes.optimize(traced.tape)
