@@ -87,6 +87,21 @@ def test_cse_tells_literals_apart():
         assert len(eliminate_common_subexpressions(t).ops) == 3, (a, b)
 
 
+def test_cse_tells_a_variable_from_the_int_of_its_number():
+    # keys hold a variable as its number (hashed fast): a literal int must still differ from it,
+    # bare, in a tuple, in a slice, in a list; equal arguments still merge
+    v3 = Var(3)
+    cases = [("multiply", 3, v3), ("__getitem__", (3,), (v3,)), ("__getitem__", slice(3), slice(v3)),
+             ("__getitem__", [3], [v3])]
+    for fn, a, b in cases:
+        def t(a, b):
+            return tape([(3, "exp", [Var(1)], None), (4, fn, [Var(1), a], None), (5, fn, [Var(1), b], None),
+                         (6, "add", [Var(4), Var(5)], None)], [Var(6)], {1: F64, 3: F64, 4: F64, 5: F64, 6: F64})
+        assert len(eliminate_common_subexpressions(t(a, b)).ops) == 4, (fn, a, b)
+        assert len(eliminate_common_subexpressions(t(b, b)).ops) == 3, (fn, b)
+        assert len(eliminate_common_subexpressions(t(a, a)).ops) == 3, (fn, a)
+
+
 def test_cse_merges_equal_nans():
     nan = float("nan")
     t = tape([(2, "multiply", [Var(1), nan], None), (3, "multiply", [Var(1), nan], None),

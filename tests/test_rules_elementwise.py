@@ -334,3 +334,16 @@ def test_atan2_at_the_origin_has_gradient_zero(backend):
         b = 2.0 * x + 1.0
         want = (b - 2.0 * x) / (x * x + b * b)
         np.testing.assert_allclose(to_numpy(g[1]), want, rtol=1e-12)
+
+
+def test_atan2_of_tiny_arguments_does_not_underflow(backend):
+    # a*a + b*b underflows to 0 for a, b ~ 1e-200: the gradient b / (a^2 + b^2) = 5e199 must not
+    # come out as the origin's 0 (or inf)
+    a, b = backend.asarray(np.array([1e-200, 3e-170])), backend.asarray(np.array([1e-200, 4e-170]))
+
+    def f(a, b):
+        return array_namespace(a).sum(array_namespace(a).atan2(a, b))
+
+    _, g = yota.grad(f, a, b)
+    np.testing.assert_allclose(to_numpy(g[1]), [5e199, 1.6e169], rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(g[2]), [-5e199, -1.2e169], rtol=1e-12)

@@ -228,3 +228,17 @@ def test_axis_permutations_prod(backend, rng):
     for axis in itertools.islice(itertools.permutations((0, -1, 1)), 3):
         yota.reset()
         check(backend, lambda x: array_namespace(x).prod(x, axis=axis[:2]), x)
+
+
+def test_std_whose_variance_underflows_is_not_given_a_small_gradient(backend):
+    # x - mean is nonzero but its square underflows: std is 0 there, yet the rows are not constant,
+    # so the gradient must not be the constant rows' 0 or any small number: it stays the division
+    x = backend.asarray(np.array([[1e-170, -1e-170, 0.0]]))
+
+    def f(x):
+        return array_namespace(x).sum(array_namespace(x).std(x, axis=1))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, g = yota.grad(f, x)
+    got = to_numpy(g[1])
+    assert np.isinf(got[0, 0]) and np.isinf(got[0, 1])

@@ -143,16 +143,15 @@ _unary("asinh", lambda xp, x, y, g: g / xp.sqrt(x * x + 1))
 _unary("acosh", lambda xp, x, y, g: g / (xp.sqrt(x - 1) * xp.sqrt(x + 1)))  # right branch for complex z
 _unary("atanh", lambda xp, x, y, g: g / (1 - x * x))
 def _atan2_d(which):
-    # d atan2(a, b) = (b da - a db) / (a^2 + b^2); 0 at the origin, where the numerator is 0 too
-    # (as hypot(0, 0) sends 0 to both arguments), not 0 / 0
+    # d atan2(a, b) = (b da - a db) / r^2 with r = hypot(a, b), computed as (b / r) / r so that
+    # a^2 + b^2 cannot underflow to 0 for tiny a, b; at the origin (r == 0 only there) the
+    # gradient is 0, as hypot(0, 0) sends 0 to both arguments, not 0 / 0
     def d(xp, a, b, y, g):
-        r2 = a * a + b * b
-        if hasattr(r2, "ndim"):
-            r2 = _as_array(xp, r2)
-            r2 = xp.where(r2 == 0, xp.ones_like(r2), r2)
-        else:
-            r2 = r2 or 1.0
-        return g * b / r2 if which == 0 else -g * a / r2
+        ra = _as_array(xp, a if hasattr(a, "shape") else xp.asarray(a, dtype=b.dtype))
+        rb = _as_array(xp, b if hasattr(b, "shape") else xp.asarray(b, dtype=a.dtype))
+        r = xp.hypot(ra, rb)
+        r = xp.where(r == 0, xp.ones_like(r), r)
+        return g * (b / r) / r if which == 0 else -g * (a / r) / r
     return d
 
 

@@ -94,10 +94,17 @@ def var(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
 @rrule("std")
 def std(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
     y = xp.std(x, axis=axis, correction=correction, keepdims=keepdims)
-    # At std == 0 every x - mean is 0 too: gradient 0 there, as for vector_norm and abs at zero
-    # (the smallest subgradient), not 0 / 0.
-    return y, lambda g: (keep_dims(xp, g / xp.where(y == 0, 1.0, y), x, axis, keepdims)
-                         * _centered_over_dof(xp, x, axis, correction),)
+
+    def pullback(g):
+        c = _centered_over_dof(xp, x, axis, correction)
+        # Where every x equals the mean the gradient is 0 (the smallest subgradient, as for
+        # vector_norm and abs at zero), not 0 / 0. Tested on x itself, not on std == 0: a variance
+        # that underflows to 0 with x - mean nonzero keeps the division (inf, not a small number).
+        constant = xp.all(c == 0, axis=axis, keepdims=True)
+        ye = keep_dims(xp, y, x, axis, keepdims)
+        return (keep_dims(xp, g, x, axis, keepdims) / xp.where(constant, xp.ones_like(ye), ye) * c,)
+
+    return y, pullback
 
 
 def _chooser(name):
