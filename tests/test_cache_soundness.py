@@ -406,3 +406,99 @@ def test_small_global_arrays_are_guarded_by_contents(rng):
         same(yota.grad(f, x), fresh(f, x))
     finally:
         SMALL[0] = 1.0
+
+
+# --------------------------------------------------------------------------- defaults
+
+class _Config:
+    def __init__(self, scale):
+        self.scale = scale
+
+
+def test_mutable_defaults_mutated_in_place(rng):
+    # the key holds defaults by identity: their contents (a list, a dict, an object's fields,
+    # keyword-only ones too) are guarded, so an in-place change retraces
+    x = rng.standard_normal(3)
+
+    def with_list(x, c=[2.0]):  # noqa: B006 - the point of the test
+        return array_namespace(x).sum(x * x) * c[0]
+
+    def with_dict(x, *, c={"k": 2.0}):  # noqa: B006
+        return array_namespace(x).sum(x * x) * c["k"]
+
+    def with_object(x, cfg=_Config(2.0)):  # noqa: B008
+        return array_namespace(x).sum(x * x) * cfg.scale
+
+    for f, change in ((with_list, lambda: with_list.__defaults__[0].__setitem__(0, 5.0)),
+                      (with_dict, lambda: with_dict.__kwdefaults__["c"].__setitem__("k", 5.0)),
+                      (with_object, lambda: setattr(with_object.__defaults__[0], "scale", 5.0))):
+        same(yota.grad(f, x), fresh(f, x))
+        change()
+        val, g = yota.grad(f, x)
+        np.testing.assert_allclose(g[1], 10.0 * x)
+        same((val, g), fresh(f, x))
+
+
+# --------------------------------------------------------------------------- custom rules
+
+@yota.custom_vjp
+def _square(x):
+    return x * x
+
+
+def _square_fwd(x):
+    return x * x, x
+
+
+def _square_bwd(x, g):
+    return (g * 2.0 * x * lib.BETA,)  # a module global read by bwd only
+
+
+_square.defvjp(_square_fwd, _square_bwd)
+
+
+def _sum_of_squares(x):
+    return array_namespace(x).sum(_square(x))  # the custom_vjp function reached as a global
+
+
+def test_custom_vjp_rule_reading_a_global_and_defined_again(rng):
+    x = rng.standard_normal(3)
+    old = lib.BETA
+    try:
+        lib.BETA = 1.0
+        np.testing.assert_allclose(yota.grad(_sum_of_squares, x)[1][1], 2.0 * x)
+        lib.BETA = 3.0
+        np.testing.assert_allclose(yota.grad(_sum_of_squares, x)[1][1], 6.0 * x)
+        _square.defvjp(_square_fwd, lambda x, g: (g * 0.5,))  # a new rule for the same function object
+        np.testing.assert_allclose(yota.grad(_sum_of_squares, x)[1][1], np.full(3, 0.5))
+    finally:
+        lib.BETA = old
+        _square.defvjp(_square_fwd, _square_bwd)
+
+
+_RULE_SCALE = 2.0
+
+
+@yota.primitive
+def _tripled(x):
+    return x * 3.0
+
+
+@yota.rrule(_tripled)
+def _tripled_rule(xp, x):
+    return _tripled(x), lambda g: (g * _RULE_SCALE,)  # a deliberately odd rule reading a global
+
+
+def test_a_users_rule_reading_a_global(rng):
+    # the rules a trace applied ran the user's code: what they read is guarded too
+    x = rng.standard_normal(3)
+
+    def f(x):
+        return array_namespace(x).sum(_tripled(x))
+
+    try:
+        np.testing.assert_allclose(yota.grad(f, x)[1][1], np.full(3, 2.0))
+        globals()["_RULE_SCALE"] = 5.0
+        np.testing.assert_allclose(yota.grad(f, x)[1][1], np.full(3, 5.0))
+    finally:
+        globals()["_RULE_SCALE"] = 2.0

@@ -400,3 +400,38 @@ def test_forward_mode_sections_are_labelled(rng):
     x, v = rng.random(3), rng.random(3)
     tape = yota.gradtape(lambda x: namespace_of(x).sum(yota.jvp(loss, (x,), (v,))[1]), x)
     assert "# forward: jvp(loss)" in str(tape)
+
+
+def test_inputs_that_do_not_reach_the_output(backend, rng):
+    # A field, an argument or the whole input with no path to the output: its derivative is zero,
+    # never an error or a shifted pairing of tangents with other inputs (JAX's results: zeros)
+    def f(p, x):
+        xp = namespace_of(x)
+        return xp.sum(p.W[0, ...] * x * x)  # p.b unused
+
+    def linear(x):
+        return namespace_of(x).sum(x * 2.0)
+
+    def const(x):
+        return namespace_of(x).ones((2,)) * 1.5
+
+    for _ in range(2):  # traced, then cached
+        W, b, x = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal(3)
+        tW, tb, tx = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal(3)
+        p, t = Params(backend.asarray(W), backend.asarray(b)), Params(backend.asarray(tW), backend.asarray(tb))
+        X, TX = backend.asarray(x), backend.asarray(tx)
+        want = np.sum(tW[0] * x * x) + np.sum(W[0] * 2 * x * tx)
+        _, jv = yota.jvp(f, (p, X), (t, TX))
+        np.testing.assert_allclose(_np(jv), want, rtol=1e-10)
+        np.testing.assert_allclose(_np(yota.linearize(f, p, X)[1](t, TX)), want, rtol=1e-10)
+        _, hv = yota.hvp(f, (p, X), (t, TX))
+        np.testing.assert_allclose(_np(hv[1]), 2 * tW[0] * x + 2 * W[0] * tx, rtol=1e-10)
+        _, jc = yota.jvp(const, (X,), (TX,))
+        np.testing.assert_array_equal(_np(jc), np.zeros(2))
+        np.testing.assert_array_equal(_np(yota.hessian(linear)(X)), np.zeros((3, 3)))
+        np.testing.assert_array_equal(_np(yota.jacfwd(const)(X)), np.zeros((2, 3)))
+        for jac in (yota.jacrev, yota.jacfwd):
+            jp, jx = jac(f, argnums=(0, 1))(p, X)
+            np.testing.assert_array_equal(_np(jp.b), np.zeros(2))
+            np.testing.assert_allclose(_np(jp.W), np.stack([x * x, np.zeros(3)]), rtol=1e-10)
+            np.testing.assert_allclose(_np(jx), 2 * W[0] * x, rtol=1e-10)

@@ -226,6 +226,30 @@ def test_out_axes_none_for_batched_result_is_an_error(backend, rng):
         f(backend.asarray(x))
 
 
+def test_results_no_input_reaches_are_broadcast(backend, rng):
+    # a result computed from captured arrays or literals only (a constant of the tape) is the same
+    # for every example: broadcast along the batch (or returned as it is with out_axes=None)
+    x = backend.asarray(rng.standard_normal((B, 3)))
+    c = backend.asarray(rng.standard_normal(3))
+    for _ in range(2):  # traced, then cached
+        got = yota.vmap(lambda x: (c * 2.0, 1.5, namespace_of(x).sum(x)))(x)
+        np.testing.assert_allclose(to_numpy(got[0]), np.broadcast_to(to_numpy(c) * 2.0, (B, 3)), rtol=1e-15)
+        np.testing.assert_array_equal(to_numpy(got[1]), np.full(B, 1.5))
+        kept = yota.vmap(lambda x: (c * 2.0, x), out_axes=(None, 0))(x)
+        np.testing.assert_allclose(to_numpy(kept[0]), to_numpy(c) * 2.0, rtol=1e-15)
+
+
+@pytest.mark.parametrize("in_axis", [0, 1])
+def test_an_empty_batch(backend, rng, in_axis):
+    # no examples: the results have a batch axis of length 0, as in JAX (the function is traced on
+    # zeros of an example's shape)
+    x = backend.asarray(np.ones((0, 3)) if in_axis == 0 else np.ones((3, 0)))
+    got = yota.vmap(lambda x: (namespace_of(x).sum(x * x), namespace_of(x).sin(x)), in_axes=in_axis)(x)
+    assert tuple(got[0].shape) == (0,) and tuple(got[1].shape) == (0, 3)
+    g = yota.vmap(lambda x: yota.grad(lambda x: namespace_of(x).sum(x * x), x)[1][1], in_axes=in_axis)(x)
+    assert tuple(g.shape) == (0, 3)
+
+
 def test_keyword_arguments_are_batched(backend, rng):
     x, w = rng.standard_normal((B, 3)), rng.standard_normal((B, 3))
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, NamedTuple
 from .tangents import NOTANGENT, ZERO, Tangent, ZeroTangent, is_array
 
 __all__ = ["flatten", "flatten_call", "unflatten", "leaf_paths", "compile_builder", "Leaf", "FloatLeaf", "Static", "Seq",
-           "Mapping", "NamedTup", "Obj", "Func", "Method", "Partial", "FLOAT", "walk_codes"]
+           "Mapping", "NamedTup", "Obj", "Func", "Method", "Partial", "FLOAT", "walk_codes", "leaf_gradients"]
 
 
 class Leaf(NamedTuple):
@@ -366,6 +366,44 @@ def children(node) -> list[tuple[str, Any]]:
         return ([(".func", node.func)] + [(f".args[{i}]", c) for i, c in enumerate(node.args.items)]
                 + [(f".keywords[{k!r}]", c) for k, c in zip(node.keywords.keys, node.keywords.items)])
     return []
+
+
+def leaf_gradients(node, g) -> list:
+    """The gradients of ``node``'s leaves, in flatten order, from a gradient structure that
+    mirrors it (a ``ZeroTangent`` anywhere stands for every leaf below it)."""
+    out: list = []
+    _leaf_grads(node, g, out)
+    return out
+
+
+def _leaf_grads(node, g, out: list) -> None:
+    """The leaf gradients of a gradient structure, in flatten order."""
+    if type(node) in (Leaf, FloatLeaf):
+        out.append(g)
+        return
+    kids = [c for _, c in children(node)]
+    grads = [g] * len(kids) if isinstance(g, ZeroTangent) else _child_grads(node, g)
+    for child, gc in zip(kids, grads):
+        _leaf_grads(child, gc, out)
+
+
+def _child_grads(node, g) -> list:
+    """The gradients of a node's children, in the order of `children`."""
+    t = type(node)
+    if t is Method:
+        return [g]
+    if t in (Seq, NamedTup):
+        return list(g)
+    if t is Mapping:
+        return [g[k] for k in node.keys]
+    if t is Obj:
+        return [g.fields[n] for n in node.names]
+    if t is Func:
+        return [g.fields[n] if isinstance(g, Tangent) else g for n in node.code.co_freevars]
+    if t is Partial:
+        f = g.fields
+        return [f["func"], *f["args"], *(f["keywords"][k] for k in node.keywords.keys)]
+    raise AssertionError(node)
 
 
 def leaf_paths(node, prefix: str) -> list[str]:

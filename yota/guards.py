@@ -98,6 +98,9 @@ class Guards:
     def __len__(self):
         return len(self.entries)
 
+    def __add__(self, other: "Guards") -> "Guards":
+        return Guards(self.entries + other.entries) if other.entries else self
+
     def _compile(self):
         if not self.entries:
             return lambda: True
@@ -192,7 +195,7 @@ class _Collector:
         self.todo: list = []
 
     def add(self, kind, holder, name, value):
-        key = (id(holder.cls) if isinstance(holder, _ClassDict) else id(holder), name)
+        key = (holder.ident if isinstance(holder, (_ClassDict, _Defaults)) else id(holder), name)
         if key in self.keys:
             return
         self.keys.add(key)
@@ -216,6 +219,15 @@ class _Collector:
         wrapped = getattr(v, "__wrapped__", None) if not isinstance(v, types.ModuleType) else None
         if isinstance(wrapped, (types.FunctionType, types.MethodType)):
             self.follow(wrapped)  # decorators, yota.checkpoint, yota.custom_vjp
+        runs = getattr(type(v), "__yota_runs__", None)
+        if runs and not isinstance(v, type):
+            # an object that calls functions it holds (custom_vjp's fwd and bwd): each is
+            # guarded by identity (defvjp again is a change) and followed for what it reads
+            d = vars(v)
+            for name in runs:
+                if name in d:
+                    self.add("auto", d, name, d[name])
+                    self.follow(d[name])
         if isinstance(v, (staticmethod, classmethod)):
             v = v.__func__
         if isinstance(v, property):
@@ -258,6 +270,13 @@ class _Collector:
         if not _user_file(code.co_filename):
             return
         self.code(code, f.__globals__)
+        # defaults: the key holds them by identity, so a mutable one (a list, an object) mutated in
+        # place is only seen here; numbers and strings in them cannot change
+        for name, v in [*enumerate(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).items()]:
+            if not _is_value(v):
+                self.add("auto", _Defaults(f), name, v)
+                self.follow(v)
+                self.follow_object(v)
         for cell, name in zip(f.__closure__ or (), code.co_freevars):
             try:
                 v = cell.cell_contents
@@ -329,6 +348,10 @@ class _ClassDict:
         self.cls = cls
         self.__name__ = cls.__qualname__
 
+    @property
+    def ident(self):
+        return id(self.cls)
+
     def get(self, name, default=None):
         return self.cls.__dict__.get(name, default)
 
@@ -342,10 +365,38 @@ class _ClassDict:
         return hash(self.cls)
 
 
-def collect(tree) -> Guards:
-    """The guards of a call whose (function, arguments) structure is ``tree``."""
+class _Defaults:
+    """A function's default values as a mapping (positions and keyword names), read fresh."""
+
+    __slots__ = ("f", "__name__")
+
+    def __init__(self, f):
+        self.f = f
+        self.__name__ = f"{f.__qualname__}'s defaults"
+
+    @property
+    def ident(self):
+        return ("defaults", id(self.f))
+
+    def get(self, name, default=None):
+        if type(name) is int:
+            d = self.f.__defaults__ or ()
+            return d[name] if name < len(d) else default
+        return (self.f.__kwdefaults__ or {}).get(name, default)
+
+    def __getitem__(self, name):
+        v = self.get(name, _MISSING)
+        if v is _MISSING:
+            raise KeyError(name)
+        return v
+
+
+def collect(tree, functions=()) -> Guards:
+    """The guards of a call whose (function, arguments) structure is ``tree`` (None: none), and of
+    more ``functions`` it ran (the user's rules the trace applied)."""
     c = _Collector()
-    for obj in walk_codes(tree):
+    c.todo.extend(f for f in functions if isinstance(f, types.FunctionType))
+    for obj in (walk_codes(tree) if tree is not None else ()):
         if isinstance(obj, types.FunctionType):
             c.todo.append(obj)
         elif isinstance(obj, type):
@@ -353,7 +404,8 @@ def collect(tree) -> Guards:
         else:
             c.follow(obj)
     # object arguments: their classes' attributes (``self.scale`` resolving to ``Model.scale``)
-    _classes_of(tree, c)
+    if tree is not None:
+        _classes_of(tree, c)
     c.run()
     return Guards(c.entries)
 

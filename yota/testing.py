@@ -13,9 +13,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import api, backends
-from .flatten import (FloatLeaf, Func, Leaf, Mapping, Method, NamedTup, Obj, Partial, Seq, children, flatten,
-                      flatten_call, unflatten)
-from .tangents import Tangent, ZeroTangent
+from .flatten import flatten, flatten_call, leaf_gradients, unflatten
+from .tangents import ZeroTangent
 from .tape import dtype_name
 
 __all__ = ["check_grad", "to_numpy"]
@@ -26,36 +25,6 @@ def to_numpy(x) -> np.ndarray:
     if isinstance(x, (int, float, complex)):
         return np.asarray(x)
     return np.asarray(backends.backend_of(x).to_numpy(x))
-
-
-def _leaf_grads(node, g, out: list) -> None:
-    """The leaf gradients of a gradient structure, in flatten order."""
-    if type(node) in (Leaf, FloatLeaf):
-        out.append(g)
-        return
-    kids = [c for _, c in children(node)]
-    grads = [g] * len(kids) if isinstance(g, ZeroTangent) else _child_grads(node, g)
-    for child, gc in zip(kids, grads):
-        _leaf_grads(child, gc, out)
-
-
-def _child_grads(node, g) -> list:
-    """The gradients of a node's children, in the order of `children`."""
-    t = type(node)
-    if t is Method:
-        return [g]
-    if t in (Seq, NamedTup):
-        return list(g)
-    if t is Mapping:
-        return [g[k] for k in node.keys]
-    if t is Obj:
-        return [g.fields[n] for n in node.names]
-    if t is Func:
-        return [g.fields[n] if isinstance(g, Tangent) else g for n in node.code.co_freevars]
-    if t is Partial:
-        f = g.fields
-        return [f["func"], *f["args"], *(f["keywords"][k] for k in node.keywords.keys)]
-    raise AssertionError(node)
 
 
 def _is_float_leaf(x) -> bool:
@@ -138,8 +107,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
         seed = unflatten(out_tree, iter(seed).__next__)
     u = [to_numpy(s) for s in flatten(seed, lambda x: ())[1]] if seed is not None else [np.ones(())]
     val, g = api.grad(f, *args, seed=seed)
-    grads: list = []
-    _leaf_grads(tree, (g[0], tuple(g[1:])), grads)
+    grads = leaf_gradients(tree, (g[0], tuple(g[1:])))
     if len(grads) != len(leaves):
         raise AssertionError(f"gradient structure has {len(grads)} leaves, arguments have {len(leaves)}")
     np_val = [to_numpy(v) for v in flatten(val, lambda x: ())[1]]
@@ -148,8 +116,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
     if check_vjp and seed is not None:
         _, pullback = api.vjp(f, *args)
         gv = pullback(seed)
-        alt: list = []
-        _leaf_grads(tree, (gv[0], tuple(gv[1:])), alt)
+        alt = leaf_gradients(tree, (gv[0], tuple(gv[1:])))
         for i, (a, b) in enumerate(zip(grads, alt)):
             if isinstance(a, ZeroTangent) or isinstance(b, ZeroTangent):
                 continue

@@ -171,6 +171,9 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
     finally:
         stack.pop()
     _check_output(out, kind)
+    # the rules the trace applied ran the user's code too (a rule of a primitive reading a global)
+    read = read + guards.collect(None, [e.rule.fn for e in map(ops.lookup, ctx.rules_used)
+                                        if e is not None and e.rule is not None])
     out_tree, out_leaves = flatten(out, out_spec)
     outputs = [_encode_out(ctx, o) for o in out_leaves]
     traced = Traced(kind, None, tree, out_tree, backend, len(outputs),

@@ -112,8 +112,8 @@ def batch_tape(tape: Tape, values: Sequence[Any], in_dims: Sequence[int | None],
             t = env[o.id]
             outs.append(t)
             out_dims.append(dims.get(o.id))
-        else:
-            outs.append(o)
+        else:  # a literal or a constant of the tape (a value no input reaches): the same for every example
+            outs.append(_decode(o, env, tape, backend))
             out_dims.append(None)
     return ctx, outs, out_dims
 

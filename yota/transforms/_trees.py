@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors
-from ..flatten import flatten, unflatten
+from ..flatten import flatten, leaf_gradients, unflatten
 from ..tangents import ZeroTangent
 from ..tracer import is_float
 
@@ -38,12 +38,29 @@ def zeros_like(tree: Any):
     return unflatten(structure(tree), iter(out).__next__)
 
 
-def vdot(a: Any, b: Any):
-    """sum_i <a_i, b_i> over matching leaves (ZeroTangent and non-float leaves count 0)."""
-    la, lb = leaves(a), leaves(b)
+def materialize(grad: Any, like: Any):
+    """``grad`` (a gradient or tangent structure mirroring ``like``) with ``like``'s structure
+    and a zero array (or 0.0) wherever it holds a ZeroTangent: what JAX returns there."""
+    xp = None
+    out = []
+    for g, x in zip(leaf_gradients(structure(like), grad), leaves(like)):
+        if isinstance(g, ZeroTangent):
+            if hasattr(x, "shape"):
+                xp = xp or namespace_of(like)
+                g = xp.zeros_like(x)
+            else:
+                g = 0.0 * x
+        out.append(g)
+    return unflatten(structure(like), iter(out).__next__)
+
+
+def vdot(grads: Any, tangents: Any, primals: Any):
+    """sum_i <grads_i, tangents_i> over the leaves of ``primals``, which both mirror (a
+    ZeroTangent anywhere in ``grads`` and non-float leaves count 0)."""
+    la, lb = leaf_gradients(structure(primals), grads), leaves(tangents)
     if len(la) != len(lb):
         raise errors.ArgumentError(f"tangents have {len(lb)} arrays where the primals have {len(la)}")
-    xp = namespace_of(a, b)
+    xp = namespace_of(grads, tangents)
     total = None
     for x, y in zip(la, lb):
         if isinstance(x, ZeroTangent) or isinstance(y, ZeroTangent) or y is None or not is_float(x):

@@ -32,6 +32,9 @@ __all__ = ["custom_vjp"]
 
 
 class custom_vjp:
+    #: the functions it calls, for the cache's guards (yota/guards.py)
+    __yota_runs__ = ("fun", "fwd", "bwd")
+
     def __init__(self, fun: Callable, nondiff_argnums: tuple[int, ...] = ()):
         if not callable(fun):
             raise errors.ArgumentError(f"custom_vjp needs a function, got {type(fun).__name__}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import api, errors
-from ._trees import check_tangents, leaves, vdot, zeros_like
+from ._trees import check_tangents, leaves, materialize, vdot, zeros_like
 
 
 def _name(f) -> str:
@@ -25,13 +25,13 @@ def _name(f) -> str:
 def _vjp_dot(f, primals, tangents, u):
     """<J^T u, v> for f at primals."""
     _, g = api.grad(f, *primals, seed=u)
-    return vdot(tuple(g[1:]), tuple(tangents))
+    return vdot(tuple(g[1:]), tuple(tangents), tuple(primals))
 
 
 def _jvp_body(f, primals, tangents):
     y = f(*primals)
     _, g = api.grad(_vjp_dot, f, primals, tangents, zeros_like(y), wrt=4)
-    return y, g[4]
+    return y, materialize(g[4], y)  # zeros where no input reaches the output, as in JAX
 
 
 def jvp(f: Callable, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
@@ -61,7 +61,7 @@ def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 def _grad_dot(f, primals, tangents):
     """<grad f(primals), v>."""
     _, g = api.grad(f, *primals)
-    return vdot(tuple(g[1:]), tuple(tangents))
+    return vdot(tuple(g[1:]), tuple(tangents), tuple(primals))
 
 
 def _hvp_body(f, primals, tangents):

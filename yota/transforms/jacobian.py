@@ -14,9 +14,8 @@ from typing import Any, Callable
 
 from .. import api, errors
 from ..flatten import unflatten
-from ..tangents import NoTangent, ZeroTangent
 from ..tracer import is_float
-from ._trees import leaves, namespace_of, structure
+from ._trees import leaves, materialize, namespace_of, structure
 from .forward import jvp
 from .value_and_grad import normalize_argnums
 from .vmap import vmap
@@ -67,14 +66,7 @@ def _check_real(args, nums, what):
 
 def _vjp_rows(f, args, nums, has_aux, u):
     _, g = api._call("grad", f, args, u, tuple(sorted({i + 1 for i in nums})), aux=has_aux)
-    out = []
-    for i in nums:
-        gi = g[i + 1]
-        if isinstance(gi, ZeroTangent) or isinstance(gi, NoTangent):
-            xp = namespace_of(args[i])
-            gi = unflatten(structure(args[i]), iter([xp.zeros_like(x) for x in leaves(args[i])]).__next__)
-        out.append(gi)
-    return tuple(out)
+    return tuple(materialize(g[i + 1], args[i]) for i in nums)
 
 
 def _jacrev_body(f, args, nums, single, has_aux):
@@ -95,7 +87,7 @@ def _jacrev_body(f, args, nums, single, has_aux):
         jac_k = []
         for k, i in enumerate(nums):
             arg_leaves = leaves(rows[k])
-            blocks = [xp.reshape(r[start:start + n], out_shape + tuple(r.shape[1:])) for r in arg_leaves]
+            blocks = [xp.reshape(r[start:start + n, ...], out_shape + tuple(r.shape[1:])) for r in arg_leaves]
             jac_k.append(unflatten(structure(args[i]), iter(blocks).__next__))
         per_out.append(jac_k[0] if single else tuple(jac_k))
         start += n
@@ -165,7 +157,7 @@ def _jacfwd_body(f, args, nums, single, has_aux):
             blocks = []
             for x in leaves(args[i]):
                 n = _size(x)
-                block = c[start:start + n]  # (n, *out_shape)
+                block = c[start:start + n, ...]  # (n, *out_shape)
                 block = xp.moveaxis(block, 0, -1) if out_shape else block
                 blocks.append(xp.reshape(block, out_shape + tuple(getattr(x, "shape", ()))))
                 start += n

@@ -172,7 +172,7 @@ def _hashable_axes(a):
 def _build(tree, leaves, axes, out_axes, size, nested):
     concrete = [x.val if type(x) is Tracer else x for x in leaves]
     backend = backends.select(concrete)
-    examples = [x if a is None else x[(slice(None),) * a + (0, ...)] for x, a in zip(concrete, axes)]
+    examples = [_example(backend.namespace, x, a) for x, a in zip(concrete, axes)]
     traced = trace_call("trace", tree, examples, None, [], batched={i for i, a in enumerate(axes) if a is not None})
     tape = passes.optimize(traced.tape)
     ctx, outs, out_dims = batching.batch_tape(tape, concrete, axes, backend, size)
@@ -186,6 +186,16 @@ def _build(tree, leaves, axes, out_axes, size, nested):
     variant = Variant(fn, lambda out, b: build(out), traced.guards, traced.rules | ctx.rules_used, [])
     variant.extra = backend
     return variant, [o.val if type(o) is Tracer else o for o in final]
+
+
+def _example(xp, x, a):
+    """The example the function is traced on: the first along the mapped axis, or zeros of an
+    example's shape for an empty batch (the batched tape then runs on no examples, as in JAX)."""
+    if a is None:
+        return x
+    if x.shape[a] == 0:
+        return xp.zeros(tuple(s for i, s in enumerate(x.shape) if i != a), dtype=x.dtype)
+    return x[(slice(None),) * a + (0, ...)]
 
 
 def _encode(ctx, o):
