@@ -22,7 +22,7 @@ from . import _generic
 from .base import HOOKS, Backend, MixedBackendError
 
 __all__ = ["Backend", "HOOKS", "register", "select", "backend_of", "default", "MixedBackendError",
-           "library_name", "reset", "registered", "TRACER_TRAPS"]
+           "library_name", "reset", "registered", "TRACER_TRAPS", "state_key"]
 
 
 class _Entry:
@@ -86,6 +86,15 @@ def backend_of(x) -> Backend:
         # arrays of the joining libraries may come out of this backend's functions too
         entry.backend.result_libraries = tuple(_REGISTRY[j].name if j in _REGISTRY else j for j in entry.joins)
     return entry.backend
+
+
+def state_key(obj):
+    """The state snapshot of a registered library's random generator (see `base.py`), or None."""
+    entry = _REGISTRY.get(type(obj).__module__.split(".")[0])
+    if entry is None:
+        return None
+    hook = getattr(entry.load(), "state_key", None)
+    return hook(obj) if hook is not None else None
 
 
 def _is_scalar(x) -> bool:

@@ -27,6 +27,10 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
 ``from_numpy(a, like)``   ``a`` as an array of this library, placed like ``like``
                           (its device, its chunks) (testing)
 ``reset()``               empty the backend's own caches (``yota.reset()``)
+``state_key(obj)``        a snapshot of a random generator's state (an object of the
+                          library whose draws change from call to call), or None for
+                          anything else: a trace that draws from it is not reused
+                          (module-level, called for objects of the library's package)
 ``content_key(x)``        a cheap exact key of a small host array's contents (for the
                           guards on global arrays), or None
 ``unknown_size_advice``   what to say when a size is unknown (lazy libraries)

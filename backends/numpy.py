@@ -198,6 +198,25 @@ def to_numpy(x):
 CONTENT_GUARD_SIZE = 64
 
 
+def state_key(obj):
+    """NumPy's random generators: their state (draws from them differ from call to call)."""
+    if isinstance(obj, np.random.Generator):
+        return _frozen(obj.bit_generator.state)
+    if isinstance(obj, np.random.BitGenerator):
+        return _frozen(obj.state)
+    if isinstance(obj, np.random.RandomState):
+        return _frozen(obj.get_state(legacy=False))
+    return None
+
+
+def _frozen(state):
+    if isinstance(state, dict):
+        return tuple((k, _frozen(v)) for k, v in state.items())
+    if isinstance(state, np.ndarray):
+        return state.tobytes()
+    return state
+
+
 def content_key(x):
     if isinstance(x, np.ndarray) and x.size <= CONTENT_GUARD_SIZE:
         return (x.dtype.str, x.shape, x.tobytes())

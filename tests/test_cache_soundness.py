@@ -502,3 +502,68 @@ def test_a_users_rule_reading_a_global(rng):
         np.testing.assert_allclose(yota.grad(f, x)[1][1], np.full(3, 5.0))
     finally:
         globals()["_RULE_SCALE"] = 2.0
+
+
+# --------------------------------------------------------------------------- random generators
+
+_RNG = np.random.default_rng(1)
+
+
+class _Dropout:
+    def __init__(self):
+        self.rng = np.random.default_rng(2)
+
+    def loss(self, x):
+        xp = array_namespace(x)
+        return xp.sum(x * xp.asarray(self.rng.random(3)))
+
+
+def _draws_each_call(f, *args):
+    grads = [np.asarray(yota.grad(f, *args)[1][1]).copy() for _ in range(3)]
+    assert not np.allclose(grads[0], grads[1]) and not np.allclose(grads[1], grads[2])
+
+
+def test_random_draws_are_fresh_on_every_call(rng):
+    # What the traced code draws from a random generator is a constant of the tape; a generator the
+    # code can reach (argument, global, np.random's functions, Python's random, a closure, a field)
+    # is guarded by its state, so each call that draws traces again: new draws, as without yota
+    import random
+    x = rng.standard_normal(3)
+    gen, rs = np.random.default_rng(0), np.random.RandomState(3)
+
+    def closure(x):
+        return array_namespace(x).sum(x * rs.rand(3))
+
+    cases = [(lambda x, g: array_namespace(x).sum(x * g.standard_normal(3)), x, gen),
+             (lambda x: array_namespace(x).sum(x * _RNG.standard_normal(3)), x),
+             (lambda x: array_namespace(x).sum(x * np.random.normal(size=3)), x),
+             (lambda x: array_namespace(x).sum(x) * random.random(), x),
+             (closure, x),
+             (_Dropout().loss, x)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for f, *args in cases:
+            _draws_each_call(f, *args)
+
+
+def test_a_generator_that_is_not_drawn_from_keeps_the_cache(rng):
+    x, gen = rng.standard_normal(3), np.random.default_rng(0)
+
+    def f(x, g):
+        return array_namespace(x).sum(x * 2.0)
+
+    before = yota.cache_info()["traces"]
+    for _ in range(3):
+        yota.grad(f, x, gen)
+    assert yota.cache_info()["traces"] == before + 1
+
+
+def test_drawing_in_every_call_warns_what_to_write():
+    x = np.ones(3)
+
+    def f(x):
+        return array_namespace(x).sum(x * _RNG.standard_normal(3))
+
+    with pytest.warns(RuntimeWarning, match="random generator _RNG.*pass them in as arrays"):
+        for _ in range(cache.RETRACE_WARNING + 1):
+            yota.grad(f, x)

@@ -24,6 +24,7 @@ trace time.
 from __future__ import annotations
 
 import math
+import random
 import sys
 import types
 from typing import Any
@@ -80,6 +81,17 @@ def _snapshot(v):
     return v
 
 
+def _state_key(obj):
+    """A random generator's state (Python's `random.Random`, an array library's generator), or
+    None: what the trace drew from it is baked into the tape, so the tape is reused only while the
+    state is the one the trace started from."""
+    if isinstance(obj, random.Random):
+        return obj.getstate()
+    if isinstance(obj, (type, types.ModuleType, types.FunctionType)) or _is_value(obj):
+        return None
+    return backends.state_key(obj)
+
+
 def _small_container(v) -> bool:
     return type(v) in (list, dict, set) and len(v) <= MAX_CONTAINER and all(
         _is_value(x) for x in (v.values() if type(v) is dict else v))
@@ -105,10 +117,12 @@ class Guards:
         if not self.entries:
             return lambda: True
         terms = []
-        env: dict = {"M": _MISSING}
+        env: dict = {"M": _MISSING, "S": _state_key}
         for i, (kind, holder, name, expected) in enumerate(self.entries):
             env[f"h{i}"], env[f"e{i}"] = holder, expected
-            if kind == "cell":
+            if kind == "state":
+                terms.append(f"S(h{i}) == e{i}")
+            elif kind == "cell":
                 terms.append(f"h{i}.cell_contents is e{i}")
             elif kind == "array":
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and e{i}[2](e{i}[0]) == e{i}[1]")
@@ -133,6 +147,10 @@ class Guards:
         # adopt the new object, so the fast check passes next time.
         changed = False
         for i, (kind, holder, name, expected) in enumerate(self.entries):
+            if kind == "state":
+                if _state_key(holder) != expected:
+                    return False
+                continue
             try:
                 now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
             except ValueError:
@@ -163,6 +181,12 @@ class Guards:
     def first_change(self) -> str:
         """What changed, for messages: ``module.NAME`` or ``Class.attr``."""
         for kind, holder, name, expected in self.entries:
+            if kind == "state":
+                if _state_key(holder) != expected:
+                    return (f"the state of the random generator {name} it draws from (what a trace draws is "
+                            f"a constant of its tape, so each call draws by tracing again: draw the random "
+                            f"numbers outside the traced function and pass them in as arrays)")
+                continue
             try:
                 now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
             except ValueError:
@@ -194,11 +218,25 @@ class _Collector:
         self.objects: list = []
         self.todo: list = []
 
+    def add_state(self, obj, name: str):
+        """A random generator the code can reach: guarded by the state the trace starts from."""
+        key = ("state", id(obj))
+        if key in self.keys:
+            return
+        state = _state_key(obj)
+        if state is not None:
+            self.keys.add(key)
+            self.entries.append(("state", obj, name, state))
+
     def add(self, kind, holder, name, value):
         key = (holder.ident if isinstance(holder, (_ClassDict, _Defaults)) else id(holder), name)
         if key in self.keys:
             return
         self.keys.add(key)
+        self.add_state(value, name)
+        owner = getattr(value, "__self__", None)  # np.random.normal: a method of the global generator
+        if owner is not None and not isinstance(owner, types.ModuleType):
+            self.add_state(owner, name)
         if kind == "auto":
             if _is_value(value):
                 kind = "value"
@@ -284,7 +322,10 @@ class _Collector:
                 continue
             if _is_value(v):
                 self.add("cell", cell, name, v)
+            elif isinstance(v, types.ModuleType):  # a module imported inside the enclosing function
+                self.module_attributes(v, code.co_names, 2)
             else:
+                self.add_state(v, name)
                 self.follow(v)
 
     def code(self, code, g):
@@ -298,17 +339,27 @@ class _Collector:
                 v = g[n]
                 self.add("auto", g, n, v)
                 if isinstance(v, types.ModuleType):
-                    md = vars(v)
-                    for a in names:
-                        if a in md:
-                            self.add("auto", md, a, md[a])
-                            self.follow(md[a])
+                    self.module_attributes(v, names, 2)
                 else:
                     self.follow(v)
                     self.follow_object(v)
         for c in code.co_consts:
             if isinstance(c, types.CodeType):
                 self.code(c, g)
+
+    def module_attributes(self, module, names, depth: int):
+        """The attributes of a module the code names (``mylib.softplus``), and of its submodules
+        (``np.random.normal``) down to ``depth`` levels."""
+        md = vars(module)
+        for a in names:
+            if a in md:
+                v = md[a]
+                self.add("auto", md, a, v)
+                if isinstance(v, types.ModuleType):
+                    if depth > 1:
+                        self.module_attributes(v, names, depth - 1)
+                else:
+                    self.follow(v)
 
     def run(self):
         while self.todo:
@@ -413,10 +464,13 @@ def collect(tree, functions=()) -> Guards:
 def _classes_of(node, c: _Collector):
     if type(node) is Obj:
         c.add_class(node.cls)
-    if type(node) is Static and node.carry is not None:
-        obj = node.carry.obj
-        if not isinstance(obj, (tuple, list, dict)) and not _is_value(obj):
+    if type(node) is Static:
+        obj = node.carry.obj if node.carry is not None else node.value
+        if node.carry is not None and not isinstance(obj, (tuple, list, dict)) and not _is_value(obj):
             c.add_class(type(obj))
+        c.add_state(obj, f"{type(obj).__name__} (an argument)")
+        if isinstance(node.value, tuple) and hasattr(node.value, "tag"):
+            _classes_of(node.value, c)  # a structure without arrays, kept whole (an object's fields)
     for _, ch in children(node):
         _classes_of(ch, c)
 
