@@ -10,6 +10,7 @@ computed from scratch.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -567,3 +568,33 @@ def test_drawing_in_every_call_warns_what_to_write():
     with pytest.warns(RuntimeWarning, match="random generator _RNG.*pass them in as arrays"):
         for _ in range(cache.RETRACE_WARNING + 1):
             yota.grad(f, x)
+
+
+class _Celsius(float):
+    pass
+
+
+def test_values_of_builtin_subclasses_and_sets_are_keyed_by_contents(rng):
+    # a float subclass is not traced: keyed by its exact value (it had no fields, so every value
+    # looked the same); a set or bytearray is keyed by its contents, also when mutated in place
+    x = rng.standard_normal(3)
+
+    def scaled(x, c):
+        return array_namespace(x).sum(x) * c
+
+    for c in (_Celsius(2.0), _Celsius(3.0), _Celsius(-0.0), _Celsius(0.0)):
+        val, _ = yota.grad(scaled, x, c)
+        want = x.sum() * c
+        assert float(val) == want and math.copysign(1.0, float(val)) == math.copysign(1.0, want)
+
+    def gated(x, active):  # a set of names or a bytearray of flags
+        on = ("w" in active) if not isinstance(active, bytearray) else (ord("w") in active)
+        return array_namespace(x).sum(x) * (2.0 if on else 3.0) * (1.0 + len(active))
+
+    for s, mutate in ((set("w"), lambda s: (s.discard("w"), s.update("uv"))),
+                      (bytearray(b"w"), lambda s: s.__setitem__(slice(None), b"uv"))):
+        same(yota.grad(gated, x, s), fresh(gated, x, s))
+        mutate(s)  # the same object, other contents
+        same(yota.grad(gated, x, s), fresh(gated, x, s))
+    same(yota.grad(gated, x, frozenset("w")), fresh(gated, x, frozenset("w")))
+    same(yota.grad(gated, x, frozenset("uv")), fresh(gated, x, frozenset("uv")))

@@ -368,3 +368,19 @@ def test_builtin_abs_of_a_python_float_stays_a_python_float(backend):
         assert float(to_numpy(val)) == float(to_numpy(ref))
         want = 0.0 if c == 0 else 2 * (abs(c) + 0.5) * math.copysign(1.0, c)
         assert float(to_numpy(g[2]) if backend.name == "dask" else g[2]) == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("fn", [round, math.floor, math.ceil, math.trunc])
+def test_python_rounding_of_a_traced_value_is_a_guarded_int(backend, fn):
+    # round(x), math.floor(x)...: a Python int, as without yota (its derivative is 0), guarded like
+    # int(x): another integer traces again
+    def f(x):
+        return namespace_of(x).sum(x) * fn(x[2])
+
+    for v in ([0.5, -1.0, 2.7], [0.5, -1.0, 2.6], [0.5, -1.0, -3.4]):
+        x = np.array(v)
+        val, g = yota.grad(f, backend.asarray(x))
+        assert float(to_numpy(val)) == pytest.approx(x.sum() * fn(x[2]), rel=1e-15)
+        np.testing.assert_allclose(to_numpy(g[1]), np.full(3, fn(x[2])), rtol=1e-15)
+    with pytest.raises(yota.errors.UntraceableError, match=r"xp.round\(x \* 10\*\*2\)"):
+        yota.grad(lambda x: namespace_of(x).sum(x) * round(x[0], 2), backend.asarray(np.ones(3)))

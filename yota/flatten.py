@@ -133,6 +133,8 @@ def _kind(x, t):
         return _STATIC
     if is_array(x):
         return _LEAF
+    if isinstance(x, float):
+        return _STATIC  # a float subclass (not traced): keyed by its exact value, like an int
     return _LOOK
 
 
@@ -237,6 +239,10 @@ class _Flattener:
                 return node
             if isinstance(x, dict):
                 return Mapping(tuple(x.keys()), tuple(map(self, x.values())), t, _Carry(x))
+            if isinstance(x, (set, frozenset, bytearray)):
+                # keyed by contents (a set mutated in place is another key), passed on itself
+                contents = bytes(x) if isinstance(x, bytearray) else frozenset((_exact(y), y) for y in x)
+                return Static((t, contents), _Carry(x))
             d = getattr(x, "__dict__", None)
             if d is not None and type(d) is dict:
                 return Obj(t, tuple(d.keys()), tuple(map(self, d.values())), False)

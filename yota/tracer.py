@@ -472,6 +472,23 @@ class Tracer:
     def __index__(self):
         return self.ctx.guard(self, "int", operator.index(self.val))
 
+    # round(x), math.floor/ceil/trunc(x): Python ints, like int(x): the function (gradient 0) then
+    # a guard on the whole number
+    def __round__(self, ndigits=None):
+        if ndigits is not None:
+            raise errors.UntraceableError(f"round(x, {ndigits}) on a traced value",
+                                          f"write xp.round(x * 10**{ndigits}) / 10**{ndigits} (an array)")
+        return int(self.__array_namespace__().round(self))
+
+    def __floor__(self):
+        return int(self.__array_namespace__().floor(self))
+
+    def __ceil__(self):
+        return int(self.__array_namespace__().ceil(self))
+
+    def __trunc__(self):
+        return int(self.__array_namespace__().trunc(self))
+
     def __float__(self):
         if self.diff:
             raise errors.ConcretizationError("float(x) on a differentiable traced value", _FLOAT_WHY)
