@@ -196,6 +196,38 @@ def test_every_standard_rule_is_registered_once():
 
 # --------------------------------------------------------------------------- structures
 
+def test_slots_and_the_dict_of_a_subclass_are_all_fields(backend):
+    # a base class with __slots__ and a subclass without: the object has slots and a __dict__;
+    # every field takes part (the slot was lost: the traced object lacked it)
+    class Base:
+        __slots__ = ("w",)
+
+    class Sub(Base):
+        pass
+
+    o = Sub()
+    o.w, o.k = backend.asarray(np.array([1.0, 2.0])), 3.0
+    x = backend.asarray(np.ones(2))
+
+    def f(o, x):
+        return namespace_of(x).sum(o.w * x) * o.k
+
+    for w in ([1.0, 2.0], [5.0, -1.0]):  # traced, then cached with new values
+        o.w = backend.asarray(np.array(w))
+        _, g = yota.grad(f, o, x)
+        assert set(g[1].fields) == {"w", "k"}
+        np.testing.assert_allclose(to_numpy(g[1].w), np.full(2, 3.0))
+        assert g[1].k == pytest.approx(sum(w))
+        np.testing.assert_allclose(to_numpy(g[2]), 3.0 * np.array(w))
+    # arrays only (the call's fast path): the slot is a field there too
+    del o.k
+    for w in ([1.0, 2.0], [5.0, -1.0], [0.5, 0.5]):
+        o.w, o.v = backend.asarray(np.array(w)), backend.asarray(np.array([3.0, 4.0]))
+        g = yota.grad(lambda o: namespace_of(o.v).sum(o.w * o.v), o)[1][1]
+        np.testing.assert_allclose(to_numpy(g.w), [3.0, 4.0])
+        np.testing.assert_allclose(to_numpy(g.v), w)
+
+
 def test_slots_redeclared_in_a_subclass_are_one_field(backend):
     class A:
         __slots__ = ("x",)

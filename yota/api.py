@@ -13,7 +13,7 @@ import inspect
 from typing import Any, Callable
 
 from . import backends, cache, codegen, errors, passes
-from .flatten import _KIND, _LEAF, Leaf, count_leaves, flatten_call
+from .flatten import _KIND, _LEAF, Leaf, count_leaves, flatten_call, slot_names
 from .program import make_finisher, make_variant
 from .tape import Tape, dtype_name
 from .tracer import Tracer
@@ -201,7 +201,8 @@ def _fast_signature(args):
         if t is tuple or t is list:
             items = a
             inner = [t]
-        elif t not in _NOT_OBJECTS and (d := getattr(a, "__dict__", None)) and type(d) is dict:
+        elif t not in _NOT_OBJECTS and (d := getattr(a, "__dict__", None)) and type(d) is dict \
+                and not slot_names(t):  # (fields in slots too: the full walk)
             items = d.values()
             inner = [t, tuple(d)]
         else:

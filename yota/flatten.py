@@ -244,12 +244,18 @@ class _Flattener:
                 contents = bytes(x) if isinstance(x, bytearray) else frozenset((_exact(y), y) for y in x)
                 return Static((t, contents), _Carry(x))
             d = getattr(x, "__dict__", None)
-            if d is not None and type(d) is dict:
-                return Obj(t, tuple(d.keys()), tuple(map(self, d.values())), False)
+            d = d if type(d) is dict else None
             slots = slot_names(t)
+            if d is not None and not slots:
+                return Obj(t, tuple(d.keys()), tuple(map(self, d.values())), False)
             if slots:
+                # slots, and the __dict__ a subclass without __slots__ adds: every field
                 names = tuple(s for s in slots if hasattr(x, s))
-                return Obj(t, names, tuple(self(getattr(x, s)) for s in names), True)
+                values = [getattr(x, s) for s in names]
+                if d:
+                    names += tuple(d.keys())
+                    values += list(d.values())
+                return Obj(t, names, tuple(map(self, values)), d is None)
             return _static(x)
         finally:
             self.busy.discard(i)
