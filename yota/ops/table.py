@@ -75,7 +75,8 @@ class OpDef:
                  "sparse_cotangents")
 
     def __init__(self, name, family, diff=DIFF, *, infix=None, prefix=None, elementwise=False, ufunc=None,
-                 aliases=(), moves_data=False, identity_if=None, data_dependent=None, pure=True, alias=False):
+                 aliases=(), moves_data=False, identity_if=None, data_dependent=None, pure=True, alias=False,
+                 sparse_cotangents=False):
         self.name = name
         self.family = family
         self.diff = diff                  # DIFF (needs a rule), NONDIFF (recorded, no derivative), QUERY
@@ -91,7 +92,8 @@ class OpDef:
         self.alias = alias                # the result is the argument itself at run time
         self.rule: Rule | None = None
         self.batch: Callable | None = None
-        self.sparse_cotangents = False    # the pullback of a several-result op takes None for unused results
+        self.sparse_cotangents = sparse_cotangents  # the pullback of a several-result op takes None for
+        # unused results: no zeros multiplied by its terms (eigh's 1/(w_j - w_i) at equal eigenvalues)
         self.label = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
 
     def __repr__(self):
@@ -412,7 +414,7 @@ _def("__array_namespace_info__", "inspection", QUERY)
 for _n in ("cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matmul",
            "matrix_norm", "matrix_power", "matrix_transpose", "outer", "pinv", "qr", "slogdet", "solve", "svd",
            "svdvals", "tensordot", "trace", "vecdot", "vector_norm"):
-    _def("linalg." + _n, "linalg")
+    _def("linalg." + _n, "linalg", sparse_cotangents=_n in ("eig", "eigh", "svd"))
 _def("linalg.matrix_rank", "linalg", NONDIFF)
 
 # fft extension

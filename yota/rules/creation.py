@@ -55,6 +55,13 @@ def asarray(xp, obj, /, *, dtype=None, device=None, copy=None):
     return y, pullback
 
 
+def _filled(xp, base, ones, fill_value, dtype):
+    # ones * fill keeps the sign of a zero fill (zeros + -0.0 is +0.0); complex fills are added to
+    # zeros (1 * (a + inf j) would make the real part nan)
+    f = xp.asarray(fill_value, dtype=dtype)
+    return base * f if ones else base + f
+
+
 def _fill_rule(xp, y, fill_value):
     # the output is fill_value everywhere: its cotangent is the sum
     return y, lambda g: (None, lambda: xp.sum(g))
@@ -64,8 +71,9 @@ def _fill_rule(xp, y, fill_value):
 def full(xp, shape, fill_value, /, *, dtype=None, device=None):
     # reached only with a traced fill value: broadcast it (any library takes an array here)
     dtype = fill_value.dtype if dtype is None else dtype
-    y = xp.zeros(shape, dtype=dtype, device=device) + xp.asarray(fill_value, dtype=dtype)
-    return _fill_rule(xp, y, fill_value)
+    ones = xp.isdtype(dtype, "real floating")
+    base = (xp.ones if ones else xp.zeros)(shape, dtype=dtype, device=device)
+    return _fill_rule(xp, _filled(xp, base, ones, fill_value, dtype), fill_value)
 
 
 @rrule("full_like")
@@ -74,7 +82,9 @@ def full_like(xp, x, /, fill_value, *, dtype=None, device=None):
         # only x is traced: an allocation like any other
         return xp.full_like(x, fill_value, dtype=dtype, device=device), lambda g: (None, None)
     dtype = x.dtype if dtype is None else dtype
-    y = xp.zeros_like(x, dtype=dtype, device=device) + xp.asarray(fill_value, dtype=dtype)
+    ones = xp.isdtype(dtype, "real floating")
+    base = (xp.ones_like if ones else xp.zeros_like)(x, dtype=dtype, device=device)
+    y = _filled(xp, base, ones, fill_value, dtype)
     return _fill_rule(xp, y, fill_value)
 
 

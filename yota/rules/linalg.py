@@ -73,9 +73,9 @@ def _diag(xp, d, like):
 def _jax(xp, g, fn):
     """JAX's cotangent from an adjoint-style formula: ``conj(fn(conj(g)))``."""
     if isinstance(g, (tuple, list)):
-        if not any(is_complex(gi) for gi in g):
-            return fn(*g)
-        return conj(xp, fn(*[conj(xp, gi) for gi in g]))
+        # (a real cotangent of a complex op's real result, S of svd, still gives a complex adjoint)
+        out = fn(*[conj(xp, gi) if gi is not None and is_complex(gi) else gi for gi in g])
+        return conj(xp, out) if is_complex(out) else out
     if not is_complex(g):
         return fn(g)
     return conj(xp, fn(conj(xp, g)))
@@ -415,8 +415,9 @@ def cholesky(xp, x, /, *, upper=False):
 
 
 def _eigh_adjoint(xp, w, v, gw, gv):
-    # gx = V (diag(gw) + F o skew(V^H gV)) V^H, F_ij = 1 / (w_j - w_i), F_ii = 0
-    inner = _diag(xp, gw, w)
+    # gx = V (diag(gw) + F o skew(V^H gV)) V^H, F_ij = 1 / (w_j - w_i), F_ii = 0; a None cotangent
+    # (that result unused) drops its term, so equal eigenvalues cost nothing when only w is used
+    inner = _diag(xp, gw, w) if gw is not None else xp.zeros_like(v)
     if gv is not None:
         e = _eye(xp, w.shape[-1], w)
         f = 1 / (w[..., None, :] - w[..., :, None] + e) - e
@@ -434,7 +435,10 @@ def eigh(xp, x, /):
 
 @rrule("linalg.eigvalsh")
 def eigvalsh(xp, x, /):
-    w, v = xp.linalg.eigh(x)
+    # the value is eigvalsh's own (eigh's eigenvalues may differ in the last bit, which a floor or
+    # a comparison downstream would turn into another answer than the plain call's)
+    w = xp.linalg.eigvalsh(x)
+    v = xp.linalg.eigh(x).eigenvectors
     # gx = conj(V diag(g) V^H) (g is real)
     return w, lambda g: (conj(xp, (v * g[..., None, :]) @ _H(xp, v)),)
 
@@ -450,14 +454,16 @@ def eig(xp, x, /):
     def adjoint(gw, gv):
         # x V = V diag(w), columns of V of unit norm (their phase is a gauge):
         # gx = V^-H (diag(gw) + (V^H gV - V^H V diag(Re diag(V^H gV))) / conj(E)) V^H,
-        # E_ij = w_j - w_i (off the diagonal)
-        e = _eye(xp, w.shape[-1], w)
+        # E_ij = w_j - w_i (off the diagonal); a None cotangent drops its term
         vh = _H(xp, v)
-        vg = vh @ gv
-        r = xp.linalg.diagonal(vg)
-        r = xp.real(r) if is_complex(r) else r
-        den = conj(xp, w[..., None, :] - w[..., :, None]) + e
-        inner = (vg - vh @ (v * r[..., None, :])) / den * (1 - e) + _diag(xp, gw, w)
+        inner = _diag(xp, gw, w) if gw is not None else xp.zeros_like(v)
+        if gv is not None:
+            e = _eye(xp, w.shape[-1], w)
+            vg = vh @ gv
+            r = xp.linalg.diagonal(vg)
+            r = xp.real(r) if is_complex(r) else r
+            den = conj(xp, w[..., None, :] - w[..., :, None]) + e
+            inner = inner + (vg - vh @ (v * r[..., None, :])) / den * (1 - e)
         return xp.linalg.solve(vh, inner @ vh)
 
     return res, lambda g: (_jax(xp, tuple(g), adjoint),)
@@ -507,23 +513,29 @@ def qr(xp, x, /, *, mode="reduced"):
 
 
 def _svd_adjoint(xp, u, s, vh, gu, gs, gvh):
+    # a None cotangent (that result unused) drops its terms: repeated singular values cost nothing
+    # when only s is used (F's 1 / (s_k^2 - s_j^2) multiplies the U and V terms only)
     m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
     e = _eye(xp, k, s)
-    s2 = s * s
-    f = 1 / (s2[..., None, :] - s2[..., :, None] + e) - e  # F_jk = 1 / (s_k^2 - s_j^2)
     uh, v = _H(xp, u), _H(xp, vh)
-    xu = uh @ gu
-    zv = vh @ _H(xp, gvh)
-    inner = (f * (xu - _H(xp, xu))) * s[..., None, :] + s[..., :, None] * (f * (zv - _H(xp, zv)))
-    inner = inner + _diag(xp, gs, s)
-    if is_complex(xu):
+    inner = _diag(xp, gs, s) if gs is not None else xp.zeros_like(e * s[..., None, :])
+    xu = uh @ gu if gu is not None else None
+    if gu is not None or gvh is not None:
+        s2 = s * s
+        f = 1 / (s2[..., None, :] - s2[..., :, None] + e) - e  # F_jk = 1 / (s_k^2 - s_j^2)
+        if gu is not None:
+            inner = inner + (f * (xu - _H(xp, xu))) * s[..., None, :]
+        if gvh is not None:
+            zv = vh @ _H(xp, gvh)
+            inner = inner + s[..., :, None] * (f * (zv - _H(xp, zv)))
+    if xu is not None and is_complex(xu):
         # gauge (phase of the singular pairs) fixed on V: adds i Im(diag(U^H gU)) / s
         d = xp.linalg.diagonal(xu)
         inner = inner + _diag(xp, (d - xp.conj(d)) / 2 / s, s)
     ga = u @ inner @ vh
-    if m > k:
+    if m > k and gu is not None:
         ga = ga + ((gu - u @ xu) / s[..., None, :]) @ vh
-    if n > k:
+    if n > k and gvh is not None:
         ga = ga + u @ ((gvh - (gvh @ v) @ vh) / s[..., :, None])
     return ga
 
@@ -539,7 +551,9 @@ def svd(xp, x, /, *, full_matrices=True):
         uu, vv = u, vh
         if full_matrices and m != n:
             # like PyTorch: the cotangents of the complement bases are ignored
-            uu, gu, vv, gvh = u[..., :, :k], gu[..., :, :k], vh[..., :k, :], gvh[..., :k, :]
+            uu, vv = u[..., :, :k], vh[..., :k, :]
+            gu = gu[..., :, :k] if gu is not None else None
+            gvh = gvh[..., :k, :] if gvh is not None else None
         return _svd_adjoint(xp, uu, s, vv, gu, gs, gvh)
 
     return res, lambda g: (_jax(xp, tuple(g), adjoint),)
@@ -547,7 +561,8 @@ def svd(xp, x, /, *, full_matrices=True):
 
 @rrule("linalg.svdvals")
 def svdvals(xp, x, /):
-    u, s, vh = xp.linalg.svd(x, full_matrices=False)
+    s = xp.linalg.svdvals(x)  # the plain call's value, to the last bit (see eigvalsh)
+    u, _, vh = xp.linalg.svd(x, full_matrices=False)
     # gx = conj(U diag(g) Vh)
     return s, lambda g: (conj(xp, (u * g[..., None, :]) @ vh),)
 
