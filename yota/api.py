@@ -8,11 +8,10 @@ variant (`program.py`), store it, and return this call's result.
 """
 from __future__ import annotations
 
-import gc
 import inspect
 from typing import Any, Callable
 
-from . import backends, cache, codegen, errors, passes
+from . import backends, cache, codegen, collector, errors, passes
 from .flatten import _KIND, _LEAF, Leaf, count_leaves, flatten_call, slot_names
 from .program import make_finisher, make_variant
 from .tape import Tape, dtype_name
@@ -162,18 +161,11 @@ def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
             if fast_key is not None:
                 cache.remember_fast(fast_key, entry)
             return out
-    # A long trace makes millions of objects that all stay alive until it ends:
-    # the cyclic collector would walk them again and again (quadratic time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         traced = trace_call(kind, tree, leaves, skey, sleaves, wrt, aux)
         if kind == "linearize":
             traced.split = count_leaves(tree.items[1].items[-1])
         variant = make_variant(traced)
-    finally:
-        if collecting:
-            gc.enable()
     cache.store(key, None if traced.nested else traced.backend, variant, traced.tape.title, fast_key)
     if traced.nested:
         # run the compiled function on the outer Tracers, so that the work is

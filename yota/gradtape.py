@@ -26,15 +26,18 @@ def backward(ctx: Context, outputs: list, seeds: list, section: str = "backward"
             if isinstance(out, Tracer) and out.diff and seed is not None:
                 _add(ctx, ct, out, seed, "seed")
         for name, args, y, pullback in reversed(ctx.nodes):
-            outs = _tracers(y)
-            cts = [ct.pop(t.vid, None) for t in outs]
-            if all(c is None for c in cts):
-                continue
-            label = _label(name)
-            if isinstance(y, Tracer):
-                dy = cts[0]
+            if type(y) is Tracer:  # the common case, inline
+                dy = ct.pop(y.vid, None)
+                if dy is None:
+                    continue
+                label = _label(name)
                 head = f"d%{y.vid}"
             else:
+                outs = _tracers(y)
+                cts = [ct.pop(t.vid, None) for t in outs]
+                if all(c is None for c in cts):
+                    continue
+                label = _label(name)
                 entry = ops.lookup(name)
                 if entry is not None and entry.sparse_cotangents:
                     filled = cts  # the rule takes None for a result without a cotangent
@@ -90,6 +93,20 @@ def _rebuild(y, it):
 
 
 def _give(ctx, ct, a, c, head, label):
+    if type(a) is Tracer:
+        if not a.diff:
+            return
+        if callable(c) and type(c) is not Tracer:
+            c = c()
+        if type(c) is Tracer:
+            types = ctx.tape.types
+            vt = types.get(c.vid)
+            if vt is not None and vt is types.get(a.vid):  # same shape and dtype (types are shared): inline
+                _note(ctx, c, ("{}/d%{}", head, a.vid))
+                _add(ctx, ct, a, c, None)
+                return
+        _give_checked(ctx, ct, a, c, head, label)
+        return
     if isinstance(a, (tuple, list)):
         if c is None or isinstance(c, ZeroTangent):
             return
@@ -106,6 +123,10 @@ def _give(ctx, ct, a, c, head, label):
         return
     if callable(c) and not isinstance(c, Tracer):
         c = c()
+    _give_checked(ctx, ct, a, c, head, label)
+
+
+def _give_checked(ctx, ct, a, c, head, label):
     if c is None or isinstance(c, ZeroTangent):
         return
     if not isinstance(c, Tracer):
@@ -143,7 +164,13 @@ def _note(ctx, c, text):
     ops_ = ctx.tape.ops
     head = ctx.note
     section = ctx.tape.section
-    for i in range(len(ops_) - 1, max(-1, len(ops_) - 64), -1):
+    if ops_:  # usually the last op: inline
+        op = ops_[-1]
+        if op.outs == (c.vid,) and op.kind == "call":
+            if op.section == section and (op.note is head or not op.note or not head):
+                op.note = text
+            return
+    for i in range(len(ops_) - 2, max(-1, len(ops_) - 64), -1):
         op = ops_[i]
         if op.kind == "call" and op.outs == (c.vid,):
             if op.section == section and (op.note is head or not op.note or not head):

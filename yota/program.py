@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from . import errors, passes
+from . import collector, errors, passes
 from .cache import Variant
 from .flatten import Seq, compile_builder, count_leaves, flatten
 from .tape import GUARD, Tape, Var
@@ -38,7 +38,8 @@ class _CompileOnFirstUse:
             with self.lock:
                 if self.fn is None:
                     tape, backend, kind = self.todo
-                    self.fn = passes.lower(passes.optimize(tape), backend, kind)
+                    with collector.paused():  # (a long tape's passes make as many objects as its trace)
+                        self.fn = passes.lower(passes.optimize(tape), backend, kind)
                     self.todo = None
                     if self.variant is not None:
                         self.variant.fn = self.fn

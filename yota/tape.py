@@ -44,10 +44,7 @@ class Var(int):
     be tracked, and every full collection would walk them all). It equals only
     another Var of the same id, never the int."""
 
-    __slots__ = ()
-
-    def __new__(cls, id: int):
-        return int.__new__(cls, id)
+    __slots__ = ()  # (and no __new__ of its own: Var(i) stays a C call, made once per op)
 
     @property
     def id(self) -> int:
@@ -140,6 +137,9 @@ def note_text(note) -> str:
     return str(note) if note else ""
 
 
+_NO_KWARGS: dict = {}  # shared by every op without keywords (most of them): ops are never changed in place
+
+
 class Op:
     """One line of the tape; treat it as immutable (`replace` makes a changed copy).
 
@@ -160,7 +160,7 @@ class Op:
         self.outs = outs
         self.fn = fn
         self.args = args
-        self.kwargs = kwargs or {}
+        self.kwargs = kwargs or _NO_KWARGS
         self.note = note
         self.out_type = out_type
         self.section = section
@@ -477,11 +477,29 @@ def _dtype_name(dtype) -> str:
 _new_type = tuple.__new__  # VarType(...) without the generated __new__'s Python frame: once per op
 
 
+_TYPES: dict = {}  # (shape, id(dtype)) -> (dtype, VarType): the dtype kept, so that its id stays its own
+
+
 def type_of(value) -> VarType:
     dtype = getattr(value, "dtype", None)
     if dtype is None:
         return _new_type(VarType, ((), "py:" + type(value).__name__, None))
     raw = getattr(value, "shape", ())
+    key = (raw, id(dtype))
+    try:
+        hit = _TYPES.get(key)
+    except TypeError:  # a shape that does not hash
+        return _type_of(raw, dtype)
+    if hit is not None and hit[0] is dtype:
+        return hit[1]
+    vt = _type_of(raw, dtype)
+    if len(_TYPES) >= 4096:
+        _TYPES.clear()
+    _TYPES[key] = (dtype, vt)
+    return vt
+
+
+def _type_of(raw, dtype) -> VarType:
     try:
         shape = tuple(map(int, raw))
     except (TypeError, ValueError):  # unknown sizes (None, nan) of a lazy library

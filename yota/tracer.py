@@ -13,6 +13,7 @@ import threading
 
 from . import backends, errors, ops
 from .ops.table import DIFF as _NEEDS_RULE, NONE_DEFAULTS
+from .ops.table import OPS as _OPS
 from .tape import CALL, DTYPE_NAMES, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, iter_vars, type_of
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM", "implementation", "active_contexts",
@@ -115,18 +116,38 @@ class Context:
     # ------------------------------------------------------------------ calls
 
     def call(self, name, args: tuple, kwargs: dict):
-        entry = ops.lookup(name)
-        if self.mode is DIFF and _any_diff(args, kwargs):
-            rule = entry.rule if entry is not None else None
-            if rule is not None:
-                return self._apply_rule(entry, rule, args, kwargs)
-            if entry is None or entry.diff == _NEEDS_RULE:
-                raise errors.NoRuleError(name)
+        entry = _OPS.get(name) if type(name) is str else ops.lookup(name)
+        if self.mode is DIFF:
+            if _any_diff(args, kwargs):
+                rule = entry.rule if entry is not None else None
+                if rule is not None:
+                    return self._apply_rule(entry, rule, args, kwargs)
+                if entry is None or entry.diff == _NEEDS_RULE:
+                    raise errors.NoRuleError(name)
+            elif not kwargs and entry is not None and entry.data_dependent is None and self.batched is None \
+                    and type(name) is str:
+                out = self._record_plain(name, args)
+                if out is not None:
+                    return out
+        elif not kwargs and entry is not None and entry.data_dependent is None and entry.identity_if is None \
+                and self.batched is None and type(name) is str:  # inside a rule: the common op, inline
+            out = self._record_plain(name, args)
+            if out is not None:
+                return out
         return self.record(name, args, kwargs, entry)
 
     def _apply_rule(self, entry, rule, args, kwargs):
-        args, kwargs = rule.bind(args, kwargs)
-        snap = tuple([Tracer(a.val, a.vid, self, a.diff) if type(a) is Tracer else _snapshot(a) for a in args])
+        if kwargs or len(args) < rule.n_positional:
+            args, kwargs = rule.bind(args, kwargs)
+        if len(args) == 1:  # (one or two arguments, without a comprehension's frame: once per op)
+            a = args[0]
+            snap = (Tracer(a.val, a.vid, self, a.diff) if type(a) is Tracer else _snapshot(a),)
+        elif len(args) == 2:
+            a, b = args
+            snap = (Tracer(a.val, a.vid, self, a.diff) if type(a) is Tracer else _snapshot(a),
+                    Tracer(b.val, b.vid, self, b.diff) if type(b) is Tracer else _snapshot(b))
+        else:
+            snap = tuple([Tracer(a.val, a.vid, self, a.diff) if type(a) is Tracer else _snapshot(a) for a in args])
         kw = {k: _snapshot(v) for k, v in kwargs.items()} if kwargs else kwargs
         self.mode = PRIM
         self.rules_used.add(entry.name)
@@ -140,7 +161,8 @@ class Context:
             self.mode = DIFF
         if type(y) is Tracer:  # the common case, inline
             self.nodes.append((entry.name, snap, y, pullback))
-            return Tracer(y.val, y.vid, self, is_float(y.val))
+            vt = self.tape.types.get(y.vid)
+            return Tracer(y.val, y.vid, self, (vt is not None and vt.dtype in _FLOAT_NAMES) or is_float(y.val))
         y = _aliased(y, self, entry.label)
         self.nodes.append((entry.name, snap, y, pullback))
         return _aliased(y, self, entry.label, diff=True)
@@ -158,8 +180,10 @@ class Context:
     def _record_plain(self, name, args):
         """The common call, inline (it runs once per op): positional Tracers of
         this trace and Python numbers, one array result. None: not that call."""
-        vals, enc = [], []
-        tv = self.tape.vars
+        tape = self.tape
+        tv = tape.vars
+        vals = []
+        enc = []
         for a in args:
             t = type(a)
             if t is Tracer:
@@ -176,13 +200,14 @@ class Context:
         if impl is None:
             impl = self._impl[name] = implementation(name, self.xp, self.ext)
         result = impl(*vals)
-        rt = type(result)
-        if rt not in self._own_types:
+        if type(result) not in self._own_types:
             if isinstance(result, (tuple, list)):
                 return self._finish_record(name, args, {}, result, tuple(enc), {}, None)
             self._check_result(result, name)
-        tape = self.tape
-        out = tape.new_var(type_of(result))
+        # tape.new_var, inline
+        out = tape.nvars = tape.nvars + 1
+        tv.append(Var(out))
+        tape.types[out] = type_of(result)
         tape.ops.append(Op(CALL, (out,), name, tuple(enc), None, self.note, None, tape.section))
         return Tracer(result, out, self, False)
 
@@ -343,6 +368,10 @@ def _rebuild(result, tracers):
 
 def _device_key(dev):
     return (type(dev), dev) if isinstance(dev, str) else (type(dev), hash(dev), str(dev))
+
+
+# dtype names of a tape type for which `is_float` is sure to be True
+_FLOAT_NAMES = frozenset({"float16", "float32", "float64", "complex64", "complex128"})
 
 
 def is_float(v) -> bool:

@@ -33,13 +33,16 @@ class Rule:
     of positional parameters not given), so the pullback's tuple lines up with
     them: one cotangent per positional argument."""
 
-    __slots__ = ("fn", "_sig", "version", "_pos")
+    __slots__ = ("fn", "_sig", "version", "_pos", "n_positional")
 
     def __init__(self, fn: Callable, version: int):
         self.fn = fn
         self._sig = None
         self._pos = None
         self.version = version
+        # positional parameters after xp (0 with *args), known after the first bind: a call with
+        # at least as many arguments and no keywords needs no binding
+        self.n_positional = 1 << 30
 
     def _positional(self):
         if self._pos is None:
@@ -49,6 +52,7 @@ class Rule:
                 self._pos = ()
             else:
                 self._pos = tuple(p.default for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+            self.n_positional = len(self._pos)
         return self._pos
 
     def bind(self, args: tuple, kwargs: dict):
