@@ -41,6 +41,7 @@ from yota import codegen
 from . import backend_of, settings_changed
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)
 from .base import MixedBackendError
+from ._pool import UNPOOLED, Exclusive, keep_temporaries
 from ._reuse import reuse_buffers
 from .fusion import emitter as _emitter
 from .fusion import plan as _plan
@@ -100,7 +101,11 @@ FUSION_MIN_SIZE = 1 << 15
 
 _FUSION = os.environ.get("YOTA_NUMPY_FUSION", "1").strip().lower() not in ("0", "false", "no", "off") \
     and _numexpr is not None
+#: large temporaries allocated once per compiled tape and written again on every call (``_pool``)
+KEEP_TEMPORARIES = os.environ.get("YOTA_NUMPY_KEEP_TEMPORARIES", "1").strip().lower() not in ("0", "false", "no", "off")
+_ADD_REDUCE = np.add.reduce  # one object: kept buffers may be read by it
 _EMITTER = _numexpr.NumexprEmitter() if _numexpr is not None else None
+_TIMED_EMITTER = _numexpr.NumexprEmitter(timed=True) if _numexpr is not None else None
 #: time each region against its NumPy calls when a tape compiles, and fuse only
 #: where numexpr wins (``_numexpr.pays_off``); False fuses every region planned
 CHECK_SPEED = True
@@ -122,7 +127,7 @@ def fusion_plan(tape):
     """The regions ``transform`` would fuse (``print`` it)."""
     if _EMITTER is None:
         raise ModuleNotFoundError("fusion on NumPy needs numexpr: pip install numexpr")
-    return _emitter.plan_for(tape, _EMITTER, min_size=FUSION_MIN_SIZE)
+    return _emitter.plan_for(tape, _TIMED_EMITTER if CHECK_SPEED else _EMITTER, min_size=FUSION_MIN_SIZE)
 
 
 def reset():
@@ -132,7 +137,7 @@ def reset():
 
 
 def _fuse(tape):
-    plan = _emitter.plan_for(tape, _EMITTER, min_size=FUSION_MIN_SIZE)
+    plan = _emitter.plan_for(tape, _TIMED_EMITTER if CHECK_SPEED else _EMITTER, min_size=FUSION_MIN_SIZE)
     if not plan.regions:
         return tape
     ext = backend_of(np.empty(()))
@@ -157,15 +162,26 @@ def transform(tape):
     tape = reuse_buffers(tape, lambda name: getattr(np, name))
     sums = [i for i, op in enumerate(tape.ops) if op.kind == "call" and op.fn == "sum"
             and set(op.kwargs) <= {"axis", "keepdims"}]
-    if not sums:
-        return tape
-    tape, (reduce,) = tape.with_consts([np.add.reduce])
-    new_ops = list(tape.ops)
-    for i in sums:
-        op = new_ops[i]
-        new_ops[i] = op.replace(fn=reduce, kwargs={"axis": op.kwargs.get("axis"),
-                                                   **{k: v for k, v in op.kwargs.items() if k != "axis"}})
-    return tape.replace(ops=tuple(new_ops))
+    if sums:
+        tape, (reduce,) = tape.with_consts([_ADD_REDUCE])
+        new_ops = list(tape.ops)
+        for i in sums:
+            op = new_ops[i]
+            new_ops[i] = op.replace(fn=reduce, kwargs={"axis": op.kwargs.get("axis"),
+                                                       **{k: v for k, v in op.kwargs.items() if k != "axis"}})
+        tape = tape.replace(ops=tuple(new_ops))
+    if KEEP_TEMPORARIES:
+        tape = keep_temporaries(tape, lambda name: getattr(np, name, None), np.matmul, (_ADD_REDUCE,),
+                                lambda shape, dtype: np.empty(shape, dtype), lambda dtype: np.dtype(dtype).itemsize)
+    return tape
+
+
+def wrap(fn, tape):
+    """With kept temporaries (`_pool`), one call at a time writes into them."""
+    unpooled = tape.meta.get(UNPOOLED)
+    if unpooled is None:
+        return fn
+    return Exclusive(fn, lambda: codegen.compile_tape(unpooled, fn.__name__), tape.meta["pool.bytes"])
 
 
 def check_inputs(leaves):

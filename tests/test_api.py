@@ -351,6 +351,33 @@ def test_primitive_and_rrule_invalidate_the_cache(rng):
     np.testing.assert_allclose(double(x), 2 * x)
 
 
+def test_a_primitive_is_called_as_itself_whatever_its_function_holds(rng):
+    # the primitive's function keeps arrays in its closure: the primitive is still the
+    # registered object on every trace (a copy rebuilt from its fields had no rule)
+    yota.reset()
+    seen = []
+
+    @yota.primitive
+    def remember(t):
+        seen.append(t)
+        return t * 2.0
+
+    @yota.rrule(remember)
+    def _(xp, t):
+        return remember(t), lambda g: (g * 2.0,)
+
+    def f(x):
+        return array_namespace(x).sum(remember(x) * x)
+
+    for i in range(4):  # traced, compiled, cached, cached
+        x = rng.random(3)
+        value, (_, g) = yota.grad(f, x)
+        np.testing.assert_allclose(value, np.sum(2 * x * x))
+        np.testing.assert_allclose(g, 4 * x)
+    assert len(seen) == 4 and all(type(t) is np.ndarray for t in seen)
+    assert yota.cache_info()["traces"] == 1  # what the opaque function holds is not part of the key
+
+
 def test_user_rule_for_standard_name(rng):
     entry = yota.ops.get("exp")
     saved = entry.rule

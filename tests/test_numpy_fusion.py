@@ -458,3 +458,42 @@ def test_the_speed_verdict_is_timed_once_per_region_signature(monkeypatch):
     yota.reset()  # drops the verdicts with the compiled programs
     yn.transform(tape)
     assert len(timed) == 2 * first
+
+
+def test_a_function_numexpr_computes_slowly_stays_a_numpy_call_between_fused_ops(monkeypatch):
+    monkeypatch.setattr(yn, "CHECK_SPEED", True)
+    monkeypatch.setattr(fne, "pays_off", lambda kernel: True)  # (the region check: not this test's subject)
+    monkeypatch.setattr(fne, "_time_function", lambda fn, dtype, arity: fn != "tanh")
+    yota.reset()
+    x = np.random.default_rng(0).standard_normal(N)
+    tape = yota.gradtape(_gelu_sum, x)
+    plan = yn.fusion_plan(tape)
+    members = [e.fn for r in plan.regions for e in r.exprs]
+    assert "tanh" not in members and "multiply" in members  # the arithmetic around it still fuses
+    out = yn.transform(tape)
+    assert _kernels(out) and any(op.fn == "tanh" for op in out.ops)
+    for v in (x, x[::-1].copy(), x + 1):  # traced, then compiled, then cached
+        _, (_, got) = yota.grad(_gelu_sum, v)
+        t = np.tanh(0.79788456 * (v + 0.044715 * v ** 3))
+        np.testing.assert_allclose(got, 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.79788456
+                                   * (1 + 3 * 0.044715 * v ** 2), rtol=1e-12, atol=1e-15)
+    # and with the check off, every member numexpr can write exactly fuses
+    monkeypatch.setattr(yn, "CHECK_SPEED", False)
+    assert "tanh" in [e.fn for r in yn.fusion_plan(tape).regions for e in r.exprs]
+
+
+def test_each_function_is_timed_once_per_dtype(monkeypatch):
+    yota.reset()
+    timed = []
+    real = fne._time_function
+    monkeypatch.setattr(fne, "_time_function", lambda fn, dtype, arity: timed.append((fn, dtype)) or real(fn, dtype, arity))
+    e64 = fplan.Expr(2, "sin", (("v", 1),), "float64", (4,), "float64", ("float64",))
+    e32 = fplan.Expr(2, "sin", (("v", 1),), "float32", (4,), "float32", ("float32",))
+    add = fplan.Expr(2, "add", (("v", 1), ("v", 1)), "float64", (4,), "float64", ("float64", "float64"))
+    for _ in range(3):
+        assert isinstance(fne.keeps_up(e64), bool) and isinstance(fne.keeps_up(e32), bool)
+        assert fne.keeps_up(add)  # arithmetic is never timed
+    assert timed == [("sin", "float64"), ("sin", "float32")]
+    yota.reset()  # drops the verdicts with the compiled programs
+    fne.keeps_up(e64)
+    assert timed[-1] == ("sin", "float64") and len(timed) == 3

@@ -239,6 +239,8 @@ class _Flattener:
                 return node
             if isinstance(x, dict):
                 return Mapping(tuple(x.keys()), tuple(map(self, x.values())), t, _Carry(x))
+            if getattr(t, "__yota_opaque__", False):
+                return _static(x)
             if isinstance(x, (set, frozenset, bytearray)):
                 # keyed by contents (a set mutated in place is another key), passed on itself
                 contents = bytes(x) if isinstance(x, bytearray) else frozenset((_exact(y), y) for y in x)

@@ -19,6 +19,10 @@ class Primitive:
     drawing random numbers must not be merged).
     """
 
+    # flattened as itself, keyed by identity: the op table knows this object, and its function is
+    # opaque to tracing (a copy rebuilt from its fields, as for other objects, has no rule)
+    __yota_opaque__ = True
+
     def __init__(self, fn: Callable, pure: bool = False, sparse_cotangents: bool = False):
         self.fn = fn
         self.__yota_pure__ = pure

@@ -63,7 +63,7 @@ from numexpr import necompiler as _nec
 
 from .plan import CATEGORY, Expr, Region
 
-__all__ = ["NumexprEmitter", "NumexprKernel", "can_emit", "compile_region", "clear", "cache_size",
+__all__ = ["NumexprEmitter", "NumexprKernel", "can_emit", "keeps_up", "compile_region", "clear", "cache_size",
            "KINDS", "MAX_NODES", "MAX_PROGRAMS"]
 
 #: NumPy dtype -> numexpr kind (the types numexpr's VM computes in)
@@ -346,6 +346,7 @@ def clear() -> None:
     with _LOCK:
         _PROGRAMS.clear()
         _VERDICTS.clear()
+        _FN_VERDICTS.clear()
 
 
 def cache_size() -> int:
@@ -546,14 +547,69 @@ def pays_off(kernel: NumexprKernel) -> bool:
     return verdict
 
 
+#: a function that numexpr computes more than this many times slower than NumPy's ufunc stays out
+#: of regions (the arithmetic around it still fuses); the region's own check then decides the rest
+FN_MARGIN = 1.5
+_FN_VERDICTS: dict = {}  # (function, computation dtype) -> bool
+_FN_SIZE = 1 << 16
+
+
+def keeps_up(e: Expr) -> bool:
+    """Whether numexpr's version of member ``e``'s function is about as fast as
+    NumPy's own, timed once per function and dtype on this machine. NumPy's
+    SIMD ``tanh``/``exp``/``log`` (float32 above all: 30x for ``tanh``) leave
+    the C library's far behind, while numexpr's threads win on ``sin``/``cos``
+    of float64; a region that took a slow function in would lose, and with it
+    the fusion of every op around it."""
+    if CATEGORY.get(e.fn) not in ("math1", "math2"):
+        return True
+    key = (e.fn, e.ct)
+    verdict = _FN_VERDICTS.get(key)
+    if verdict is None:
+        verdict = _time_function(e.fn, e.ct, 2 if CATEGORY[e.fn] == "math2" else 1)
+        with _LOCK:
+            _FN_VERDICTS[key] = verdict
+    return verdict
+
+
+def _time_function(fn: str, dtype: str, arity: int) -> bool:
+    name = _FN.get(fn, fn)
+    ufunc = getattr(np, name, None)
+    if ufunc is None or dtype not in KINDS or KINDS[dtype] not in _FLOAT_KINDS:
+        return True
+    rng = np.random.default_rng(0)
+    args = [_sample(dtype, (_FN_SIZE,), rng) + (1 if fn == "acosh" else 0) for _ in range(arity)]
+    out = np.empty(_FN_SIZE, dtype)
+    names = "ab"[:arity]
+    local = dict(zip(names, args))
+    expression = f"{name}({', '.join(names)})"
+
+    def with_numexpr(_):
+        _ne.evaluate(expression, local_dict=local, out=out)
+
+    def with_numpy(_):
+        ufunc(*args, out=out)
+
+    with np.errstate(all="ignore"):
+        with_numexpr(None), with_numpy(None)
+        ne = min(_best(with_numexpr, None, 5), _best(with_numexpr, None, 5))
+        npy = _best(with_numpy, None, 5)
+    return ne <= FN_MARGIN * npy
+
+
 class NumexprEmitter:
-    """The NumPy backend's emitter: regions become `NumexprKernel`s."""
+    """The NumPy backend's emitter: regions become `NumexprKernel`s. With
+    ``timed``, a function numexpr computes much slower than NumPy stays out
+    (`keeps_up`)."""
 
     # inputs + outputs of a region; temporaries add to what one program reads, MAX_LEAVES bounds that
     max_params = 32
 
+    def __init__(self, timed: bool = False):
+        self.timed = timed
+
     def can_emit(self, expr: Expr) -> bool:
-        return can_emit(expr)
+        return can_emit(expr) and (not self.timed or keeps_up(expr))
 
     def compile(self, region: Region, fallback=None) -> NumexprKernel:
         return compile_region(region, fallback)
