@@ -200,6 +200,14 @@ def make_digest(value, arrays):
     return {"value": None if value is None else float(value), "arrays": out}
 
 
+def _kept_between_calls() -> int:
+    """Bytes yota keeps allocated from one call to the next (large temporaries
+    on NumPy, ``backends/_pool.py``): allocated before the measured call, so
+    neither peak would see them; they are added to both."""
+    pool = sys.modules.get("yota.backends._pool")
+    return pool.kept_bytes() if pool is not None else 0
+
+
 def _traced_peak(fn):
     """(peak, held): tracemalloc's peak during one ``fn()`` counted from the call's
     start, and what is still allocated when it returns (its result, mostly)."""
@@ -304,11 +312,16 @@ def _handle(state, op, args):
         for _ in range(2):  # steady state: past compile-on-reuse and lazy initialisation
             case.call()
         out = dict(zip(("peak", "held"), _traced_peak(case.call))) if traced else {}
+        kept = _kept_between_calls()
+        if traced and out.get("peak") is not None:
+            out["peak"] += kept
         if rss:
             gc.collect()
             rss0 = _reset_hwm()
             res = case.call()
             out["rss"] = _hwm_since(rss0)
+            if out["rss"] is not None:
+                out["rss"] += kept
             now = _rss_kib("VmRSS")
             out["rss_held"] = None if rss0 is None or now is None else now * 1024 - rss0
             del res
