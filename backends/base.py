@@ -33,6 +33,9 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
                           (module-level, called for objects of the library's package)
 ``content_key(x)``        a cheap exact key of a small host array's contents (for the
                           guards on global arrays), or None
+``embeds_tracers(x)``     whether an array of the library holds traced values inside
+                          (a Dask graph built by calling ``dask.array`` itself on a
+                          traced array): such a value cannot become a constant
 ``unknown_size_advice``   what to say when a size is unknown (lazy libraries)
 ``prepare_inputs(leaves)`` the arrays to run on, made from the arrays passed in
                           (Dask: zero-length chunks dropped); called on every call
@@ -64,7 +67,7 @@ class MixedBackendError(TypeError):
     """Arrays that cannot meet in one tape (two libraries, two devices)."""
 
 HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
-         "as_array", "to_numpy", "from_numpy", "reset", "content_key")
+         "as_array", "to_numpy", "from_numpy", "reset", "content_key", "embeds_tracers")
 
 
 def _identity_transform(tape):
@@ -114,6 +117,10 @@ def _no_content_key(x):
     return None
 
 
+def _embeds_nothing(x) -> bool:
+    return False
+
+
 def _from_numpy(a, like):
     xp = array_api_compat.array_namespace(like)
     try:
@@ -127,6 +134,7 @@ _DEFAULTS: dict[str, Callable] = {
     "device": _generic.device, "to_float": _generic.to_float, "transform": _identity_transform,
     "wrap": _no_wrap, "check_inputs": check_one_device, "as_array": _same, "to_numpy": _to_numpy,
     "from_numpy": _from_numpy, "reset": _no_reset, "content_key": _no_content_key,
+    "embeds_tracers": _embeds_nothing,
 }
 
 

@@ -9,6 +9,7 @@ computed from scratch.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -392,6 +393,119 @@ def test_static_values_that_compare_equal_are_told_apart(rng):
 
 
 SMALL = np.array([1.0, -1.0])
+
+
+HELD = [None]
+PARAMS = {"w": None, "nested": [None]}
+
+
+def _reads_held(x):
+    xp = namespace_of(x)
+    return xp.sum(xp.sin(x) * HELD[0]) + xp.sum(x * PARAMS["w"]) + xp.sum(x * PARAMS["nested"][0])
+
+
+def _make_helper():
+    scale = [None]  # a closure of another function: rebound by nonlocal, or changed in place
+    factor = None
+
+    def helper(x):
+        return x * scale[0] * factor
+
+    def set_scale(v):
+        scale[0] = v
+
+    def set_factor(v):
+        nonlocal factor
+        factor = v
+
+    return helper, set_scale, set_factor
+
+
+_HELPER, _SET_SCALE, _SET_FACTOR = _make_helper()
+
+
+def _uses_helper(x):
+    return namespace_of(x).sum(_HELPER(x))
+
+
+def test_arrays_inside_containers_the_code_reads_are_guarded(backend):
+    # a list or dict holding arrays (nested too), a closure cell of a helper: an item replaced
+    # (not the container) is a change; the tape holds the array it read as a constant
+    x = backend.asarray([0.5, -1.0, 2.0])
+    r = np.random.default_rng(5)
+    for i in range(4):  # each change retraces; the same contents hit
+        HELD[0] = backend.asarray(r.standard_normal(3))
+        PARAMS["w"] = backend.asarray(r.standard_normal(3))
+        PARAMS["nested"][0] = backend.asarray(r.standard_normal(3))
+        _SET_SCALE(backend.asarray(r.standard_normal(3)))
+        _SET_FACTOR(backend.asarray(r.standard_normal(3)))
+        for f in (_reads_held, _uses_helper):
+            same(yota.grad(f, x), fresh(f, x))
+            same(yota.grad(f, x), fresh(f, x))  # (the compiled tape, now)
+    before = yota.cache_info()["traces"]
+    yota.grad(_reads_held, x)
+    assert yota.cache_info()["traces"] == before  # unchanged contents: no retrace
+
+
+class _Layer:
+    def __init__(self, W, sub=None):
+        self.W = W
+        self.sub = sub
+
+
+LAYERS = [_Layer(None)]
+PAIR = (_Layer(None),)
+MODEL = _Layer(None, sub=_Layer(None))
+
+
+def _reads_objects(x):
+    xp = namespace_of(x)
+    return xp.sum(x * LAYERS[0].W) + xp.sum(x * PAIR[0].W) + xp.sum(x * MODEL.sub.W)
+
+
+def test_fields_of_objects_inside_containers_and_objects_are_guarded(backend):
+    x = backend.asarray([0.5, -1.0, 2.0])
+    r = np.random.default_rng(6)
+    for i in range(3):
+        LAYERS[0].W = backend.asarray(r.standard_normal(3))
+        PAIR[0].W = backend.asarray(r.standard_normal(3))
+        MODEL.sub.W = backend.asarray(r.standard_normal(3))
+        same(yota.grad(_reads_objects, x), fresh(_reads_objects, x))
+        same(yota.grad(_reads_objects, x), fresh(_reads_objects, x))
+
+
+@dataclasses.dataclass(slots=True)
+class _SlottedConfig:
+    scale: float
+    W: object = None
+
+
+SLOTTED = _SlottedConfig(2.0)
+
+
+def _reads_slots(x):
+    return namespace_of(x).sum(x * SLOTTED.W) * SLOTTED.scale
+
+
+def test_fields_of_a_global_object_with_slots_are_guarded(backend):
+    x = backend.asarray([0.5, -1.0, 2.0])
+    for i in range(3):
+        SLOTTED.scale = float(i + 2)
+        SLOTTED.W = backend.asarray(np.full(3, float(i + 5)))
+        same(yota.grad(_reads_slots, x), fresh(_reads_slots, x))
+        same(yota.grad(_reads_slots, x), fresh(_reads_slots, x))
+
+
+def test_a_large_global_container_read_by_traced_code_is_a_warning(rng, monkeypatch):
+    big = [np.ones(3)] + [0.0] * yota.guards.MAX_CONTAINER
+    monkeypatch.setitem(globals(), "BIG", big)
+
+    def f(x):
+        return array_namespace(x).sum(x * BIG[0])  # noqa: F821 - set above
+
+    yota.reset()
+    with pytest.warns(RuntimeWarning, match="BIG, a list of more than"):
+        yota.grad(f, rng.standard_normal(3))
 
 
 def test_small_global_arrays_are_guarded_by_contents(rng):

@@ -575,3 +575,22 @@ def test_scatter_add_out_of_bounds_raises():
         ydask.scatter_add(xp, x, (np.array([0, 1]), np.array([0, 3])), 1.0).compute(scheduler="sync")
     with pytest.raises(IndexError):
         ydask.scatter_add(xp, x, 7, 1.0)
+
+
+@pytest.mark.parametrize("namespace", [ydask.namespace, cda, da], ids=["yota.backends.dask", "compat", "dask.array"])
+def test_dask_functions_called_on_traced_arrays_are_an_error(namespace):
+    # Dask wraps a traced array in a graph of its own (chunks that are tracers): returned, or used
+    # in traced arithmetic, it would be a constant and the gradient silently zero
+    X = da.from_array(np.random.default_rng(0).random((40, 5)), chunks=(10, 5))
+    w = np.ones(5)
+
+    def returned(w, X):
+        return namespace.sum(namespace.exp(X @ w))
+
+    def used(w, X):
+        s = namespace.sum(namespace.exp(X @ w))
+        return array_api_compat.array_namespace(w).sum(w) * s
+
+    for f in (returned, used):
+        with pytest.raises(yota.errors.WrappedTracerError, match="array_namespace"):
+            yota.grad(f, w, X)

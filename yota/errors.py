@@ -120,6 +120,17 @@ class UntraceableError(YotaError, TypeError):
         super().__init__(f"{what} cannot be traced: {why}.")
 
 
+class WrappedTracerError(UntraceableError):
+    """A library's own function was called on a traced array and wrapped it in its own graph."""
+
+    def __init__(self, lib: str):
+        super().__init__(
+            f"a {lib} array built by calling {lib}'s own functions on a traced array",
+            f"{lib} kept the traced value inside its own graph, where yota cannot see what is done with it, "
+            f"so its gradient would be lost. Call the functions of the arguments' namespace instead: "
+            f"xp = array_namespace(x); xp.sum(x), not {lib}.array.sum(x) or a namespace imported directly")
+
+
 class ConcretizationError(UntraceableError):
     """A differentiable traced value turned into a Python number (JAX: ConcretizationTypeError)."""
 

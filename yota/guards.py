@@ -3,8 +3,10 @@
 A trace bakes in every value the user's code resolved by name: module
 globals (``SCALE``, a flag, a helper function), module attributes
 (``mylib.softplus``), class attributes read through ``self`` (``Model.scale``),
-attributes of global objects, the contents of small global lists and dicts,
-and closure cells of global functions. `collect` finds them the way a reader
+attributes of global objects and of what they hold (``MODEL.sub.W``), the
+contents of global lists and dicts (an array in one is a constant of the tape:
+``PARAMS["w"] = new`` must be seen), the objects inside them (``LAYERS[0].W``),
+and closure cells of other functions. `collect` finds them the way a reader
 would: starting from the functions in the call's structure (the function,
 closures, methods, callable objects' classes), it follows the names each code
 object loads (``co_names``) through globals, modules, classes and the
@@ -15,9 +17,10 @@ identity, numbers and strings by exact value (``0.0`` is not ``-0.0``).
 Small global host arrays (up to 64 elements) are guarded by their contents
 too, since the code may have branched on them. Not guarded (documented):
 names reached only through ``getattr(obj, name)`` with a computed name, the
-contents of large global containers and arrays (the tape reads a global array
-by reference, so its new contents reach the arithmetic, but a Python decision
-made from them at trace time is not re-checked), and anything the code draws
+contents of large global arrays (the tape reads a global array by reference,
+so its new contents reach the arithmetic, but a Python decision made from them
+at trace time is not re-checked), the items of a global container of more than
+`MAX_CONTAINER` items (a warning when traced code reads one), and anything the code draws
 from outside Python's name lookup (random numbers, files): those run once, at
 trace time.
 """
@@ -27,17 +30,19 @@ import math
 import random
 import sys
 import types
+import warnings
 from typing import Any
 
 from . import backends
 from .errors import _user_file
-from .flatten import Obj, Static, children, walk_codes
+from .flatten import Obj, Static, children, slot_names, walk_codes
 from .tangents import is_array
 
 __all__ = ["Guards", "collect", "MAX_CONTAINER"]
 
-#: global lists/dicts/sets up to this length are guarded by their contents
-MAX_CONTAINER = 32
+#: global lists/dicts/sets of up to this many items (nested containers counted in) are guarded by
+#: their contents; a larger one read by traced code is a warning at trace time
+MAX_CONTAINER = 4096
 _MISSING = object()
 _VALUE_TYPES = (int, float, complex, bool, str, bytes, type(None))
 
@@ -71,14 +76,36 @@ def _same_value(a, b) -> bool:
 
 
 def _snapshot(v):
-    """What a container's contents are compared with (a shallow copy)."""
+    """What a container's contents are compared with: a copy of the containers in it, the other
+    items themselves (an array in a list is the same array, compared by identity)."""
     if type(v) is list:
-        return list(v)
+        return [_snapshot(x) for x in v]
     if type(v) is dict:
-        return dict(v)
+        return {k: _snapshot(x) for k, x in v.items()}
     if type(v) is set:
         return set(v)
+    if type(v) is tuple:
+        return tuple(_snapshot(x) for x in v)
     return v
+
+
+def _items(v, budget: int) -> int:
+    """How many items ``v`` holds, nested containers counted in (stops past ``budget``)."""
+    n = 0
+    stack = [v]
+    while stack and n <= budget:
+        c = stack.pop()
+        items = c.values() if type(c) is dict else c
+        for x in items:
+            n += 1
+            if type(x) in (list, dict, set, tuple):
+                stack.append(x)
+    return n
+
+
+def _only_values(v) -> bool:
+    """Whether a container holds numbers and strings only (then Python's own == compares it)."""
+    return all(_is_value(x) for x in (v.values() if type(v) is dict else v))
 
 
 def _state_key(obj):
@@ -93,8 +120,7 @@ def _state_key(obj):
 
 
 def _small_container(v) -> bool:
-    return type(v) in (list, dict, set) and len(v) <= MAX_CONTAINER and all(
-        _is_value(x) for x in (v.values() if type(v) is dict else v))
+    return type(v) in (list, dict, set) and _items(v, MAX_CONTAINER) <= MAX_CONTAINER
 
 
 class Guards:
@@ -117,7 +143,7 @@ class Guards:
         if not self.entries:
             return lambda: True
         terms = []
-        env: dict = {"M": _MISSING, "S": _state_key}
+        env: dict = {"M": _MISSING, "S": _state_key, "V": _same_value}
         for i, (kind, holder, name, expected) in enumerate(self.entries):
             env[f"h{i}"], env[f"e{i}"] = holder, expected
             if kind == "state":
@@ -126,8 +152,10 @@ class Guards:
                 terms.append(f"h{i}.cell_contents is e{i}")
             elif kind == "array":
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and e{i}[2](e{i}[0]) == e{i}[1]")
-            elif kind == "contents":
+            elif kind == "contents" and _only_values(expected[1]):
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and h{i}[{name!r}] == e{i}[1]")
+            elif kind == "contents":  # arrays, functions, objects in it: each by identity, nested too
+                terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and V(h{i}[{name!r}], e{i}[1])")
             else:
                 terms.append(f"h{i}.get({name!r}, M) is e{i}")
         src = "def check():\n    return " + " and ".join(terms) + "\n"
@@ -202,6 +230,15 @@ class Guards:
         return ""
 
 
+def _warn_large(holder, name, value):
+    warnings.warn(
+        f"yota: the traced code reads {_holder_name(holder)}.{name}, a {type(value).__name__} of more than "
+        f"{MAX_CONTAINER} items: yota re-checks the contents of smaller ones on every call, not of this "
+        f"one, so a cached tape will not see an item of it replaced. Pass the data as an argument (an "
+        f"array, or a tuple of arrays), or make it a tuple (rebinding the name is then seen).",
+        RuntimeWarning, stacklevel=2)
+
+
 def _holder_name(holder) -> str:
     if isinstance(holder, dict):
         return holder.get("__name__", "<globals>")
@@ -229,7 +266,7 @@ class _Collector:
             self.entries.append(("state", obj, name, state))
 
     def add(self, kind, holder, name, value):
-        key = (holder.ident if isinstance(holder, (_ClassDict, _Defaults)) else id(holder), name)
+        key = (holder.ident if isinstance(holder, (_ClassDict, _Defaults, _Cell, _Slots)) else id(holder), name)
         if key in self.keys:
             return
         self.keys.add(key)
@@ -242,6 +279,9 @@ class _Collector:
                 kind = "value"
             elif _small_container(value):
                 kind, value = "contents", (value, _snapshot(value))
+            elif type(value) in (list, dict, set):
+                _warn_large(holder, name, value)
+                kind = "id"
             elif not isinstance(value, (type, types.ModuleType)) and is_array(value):
                 # a small host array: Python decisions made from its values (an
                 # `if` on it, int(a[0])) are baked in, so its contents are guarded
@@ -254,6 +294,8 @@ class _Collector:
 
     def follow(self, v):
         """Queue what a resolved value leads to."""
+        if getattr(type(v), "__yota_opaque__", False):
+            return  # a primitive: its function runs on every call, nothing of it is baked in
         wrapped = getattr(v, "__wrapped__", None) if not isinstance(v, types.ModuleType) else None
         if isinstance(wrapped, (types.FunctionType, types.MethodType)):
             self.follow(wrapped)  # decorators, yota.checkpoint, yota.custom_vjp
@@ -283,10 +325,27 @@ class _Collector:
         elif hasattr(v, "func") and type(v).__name__ == "partial":
             self.follow(v.func)
 
+    def follow_contents(self, v):
+        """The objects and functions inside a container the code reads (``LAYERS[0].W``,
+        ``ACTIVATIONS[i](x)``): followed like a global one."""
+        if type(v) not in (list, tuple, dict, set):
+            return
+        stack, n = [v], 0
+        while stack and n <= MAX_CONTAINER:
+            c = stack.pop()
+            for x in (c.values() if type(c) is dict else c):
+                n += 1
+                if type(x) in (list, tuple, dict, set):
+                    stack.append(x)
+                elif not _is_value(x):
+                    self.follow(x)
+                    self.follow_object(x)
+
     def follow_object(self, obj):
         if isinstance(obj, (types.ModuleType, type)) or _is_value(obj):
             return
-        if getattr(obj, "__dict__", None) is not None and id(obj) not in {id(o) for o in self.objects}:
+        if (getattr(obj, "__dict__", None) is not None or slot_names(type(obj))) \
+                and id(obj) not in {id(o) for o in self.objects}:
             self.objects.append(obj)
         self.add_class(type(obj))
 
@@ -315,6 +374,7 @@ class _Collector:
                 self.add("auto", _Defaults(f), name, v)
                 self.follow(v)
                 self.follow_object(v)
+                self.follow_contents(v)
         for cell, name in zip(f.__closure__ or (), code.co_freevars):
             try:
                 v = cell.cell_contents
@@ -325,8 +385,11 @@ class _Collector:
             elif isinstance(v, types.ModuleType):  # a module imported inside the enclosing function
                 self.module_attributes(v, code.co_names, 2)
             else:
-                self.add_state(v, name)
+                # rebound by `nonlocal`, or a list or dict changed in place: by identity or contents
+                self.add("auto", _Cell(cell, name), name, v)
                 self.follow(v)
+                self.follow_object(v)
+                self.follow_contents(v)
 
     def code(self, code, g):
         if code in self.codes:
@@ -343,6 +406,7 @@ class _Collector:
                 else:
                     self.follow(v)
                     self.follow_object(v)
+                    self.follow_contents(v)
         for c in code.co_consts:
             if isinstance(c, types.CodeType):
                 self.code(c, g)
@@ -360,25 +424,40 @@ class _Collector:
                         self.module_attributes(v, names, depth - 1)
                 else:
                     self.follow(v)
+                    self.follow_contents(v)
 
     def run(self):
-        while self.todo:
-            self.function(self.todo.pop())
-        # class attributes and attributes of global objects read by name
-        for cls in self.classes:
-            mro = [k for k in cls.__mro__ if _user_class(k)]
-            for name in self.names:
-                definer = next((i for i, k in enumerate(mro) if name in k.__dict__), None)
-                if definer is None:
-                    continue  # no class defines it: reading it failed or found an instance field
-                for klass in mro[:definer]:  # a subclass defining it later would shadow it
-                    self.add("id", _ClassDict(klass), name, _MISSING)
-                self.add("auto", _ClassDict(mro[definer]), name, mro[definer].__dict__[name])
-        for obj in self.objects:
-            d = vars(obj)
-            for name in self.names:
-                if name in d:
-                    self.add("auto", d, name, d[name])
+        seen_objects = 0
+        while True:
+            while self.todo:
+                self.function(self.todo.pop())
+            # class attributes and attributes of global objects read by name
+            for cls in list(self.classes):
+                mro = [k for k in cls.__mro__ if _user_class(k)]
+                for name in self.names:
+                    definer = next((i for i, k in enumerate(mro) if name in k.__dict__), None)
+                    if definer is None:
+                        continue  # no class defines it: reading it failed or found an instance field
+                    for klass in mro[:definer]:  # a subclass defining it later would shadow it
+                        self.add("id", _ClassDict(klass), name, _MISSING)
+                    self.add("auto", _ClassDict(mro[definer]), name, mro[definer].__dict__[name])
+            while seen_objects < len(self.objects):
+                obj = self.objects[seen_objects]
+                seen_objects += 1
+                d = getattr(obj, "__dict__", None)
+                d = d if type(d) is dict else {}
+                slots = _Slots(obj)
+                for name in self.names:
+                    if name in d or slots.has(name):
+                        holder = d if name in d else slots
+                        v = holder.get(name)
+                        self.add("auto", holder, name, v)
+                        # what it leads to: MODEL.sub.W, MODEL.layers[0].W, MODEL.act(x)
+                        self.follow(v)
+                        self.follow_object(v)
+                        self.follow_contents(v)
+            if not self.todo:
+                return
 
 
 def _user_class(cls) -> bool:
@@ -414,6 +493,60 @@ class _ClassDict:
 
     def __hash__(self):
         return hash(self.cls)
+
+
+class _Slots:
+    """An object's slot fields as a mapping (``@dataclass(slots=True)``), read fresh."""
+
+    __slots__ = ("obj", "names", "__name__")
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.names = slot_names(type(obj))
+        self.__name__ = type(obj).__qualname__
+
+    @property
+    def ident(self):
+        return ("slots", id(self.obj))
+
+    def has(self, name) -> bool:
+        return name in self.names and hasattr(self.obj, name)
+
+    def get(self, name, default=None):
+        return getattr(self.obj, name, default) if name in self.names else default
+
+    def __getitem__(self, name):
+        v = self.get(name, _MISSING)
+        if v is _MISSING:
+            raise KeyError(name)
+        return v
+
+
+class _Cell:
+    """A closure cell as a one-name mapping, read fresh."""
+
+    __slots__ = ("cell", "name", "__name__")
+
+    def __init__(self, cell, name):
+        self.cell = cell
+        self.name = name
+        self.__name__ = "a closure cell"
+
+    @property
+    def ident(self):
+        return ("cell", id(self.cell))
+
+    def get(self, name, default=None):
+        try:
+            return self.cell.cell_contents
+        except ValueError:
+            return default
+
+    def __getitem__(self, name):
+        v = self.get(name, _MISSING)
+        if v is _MISSING:
+            raise KeyError(name)
+        return v
 
 
 class _Defaults:

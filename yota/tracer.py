@@ -340,6 +340,8 @@ class Context:
             return DeviceOf(Var(var))
         if isinstance(a, SCALARS):  # a subclass (np.float64): keep its exact value and type
             return self.tape.const(a, repr(a))
+        if self.ext.embeds_tracers(a):
+            raise errors.WrappedTracerError(backends.library_name(a))
         return self.tape.const(a)
 
     def _dtype_arg(self, a):

@@ -282,6 +282,8 @@ def _encode_out(ctx, o):
     if isinstance(o, (bool, int, str)) or o is None:
         return o
     if hasattr(o, "shape") and not isinstance(o, (float, complex)):
+        if ctx.ext.embeds_tracers(o):
+            raise errors.WrappedTracerError(backends.library_name(o))
         lib = backends.library_name(o)
         if lib != ctx.ext.name and lib not in getattr(ctx.ext, "result_libraries", ()):
             # another library's array that yota never saw being made: it was

@@ -78,6 +78,12 @@ def from_numpy(a, like):
     return da.from_array(a, chunks=like.chunks if known else "auto")
 
 
+def embeds_tracers(x) -> bool:
+    """A Dask array whose chunks are traced values: ``dask.array.sum(tracer)`` wraps the
+    tracer in a graph (its meta is a tracer), out of yota's sight."""
+    return bool(getattr(type(getattr(x, "_meta", None)), "__yota_tracer__", False))
+
+
 def reset() -> None:
     """Empty every cache and piece of global state this backend keeps: the
     chunk hints of :mod:`.chunks` and the dtype probes of :mod:`.blocks`."""
