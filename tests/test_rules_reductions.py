@@ -72,6 +72,22 @@ def test_std_of_equal_values_has_gradient_zero(backend, correction):
         x = backend.asarray(np.array([[-0.5, -0.5, -0.5], [1.0, 2.0, 4.0]]))
 
 
+@pytest.mark.parametrize("values", [[0.1] * 6, [0.1, 0.1, 0.1, 0.1, 0.1, np.nextafter(0.1, 1)], [1e300] * 3])
+def test_std_keeps_its_shift_invariance_where_the_mean_rounds(backend, values):
+    # equal (or 1-ulp apart) entries whose mean rounds: x - mean is the rounding, not zero, and
+    # divided by a std of that size it gave an order-one derivative along a shift of every entry,
+    # which leaves std unchanged (derivative 0)
+    x = backend.asarray(np.array(values))
+
+    def f(s, x):
+        xp = array_namespace(x)
+        return xp.std(x + s)
+
+    for _ in range(2):  # traced, then cached
+        _, g = yota.grad(f, 0.0, x)
+        assert abs(g[1]) < 1e-6, g[1]
+
+
 @pytest.mark.parametrize("name", ["var", "std"])
 def test_var_std_default(backend, rng, name):
     x = backend.asarray(rng.standard_normal((3, 4)))

@@ -97,12 +97,21 @@ def std(xp, x, /, *, axis=None, correction=0.0, keepdims=False):
 
     def pullback(g):
         c = _centered_over_dof(xp, x, axis, correction)
-        # Where every x equals the mean the gradient is 0 (the smallest subgradient, as for
-        # vector_norm and abs at zero), not 0 / 0. Tested on x itself, not on std == 0: a variance
-        # that underflows to 0 with x - mean nonzero keeps the division (inf, not a small number).
-        constant = xp.all(c == 0, axis=axis, keepdims=True)
+        # Centred twice: x - mean carries the rounding of the mean, the same for every entry, and
+        # divided by a std of that size it would be a gradient of order one along a shift of all
+        # x, which leaves std unchanged; after the second pass their sum is zero to the rounding
+        # of c itself.
+        c = c - xp.mean(c, axis=axis, keepdims=True)
+        # Where every x is equal the gradient is 0 (the smallest subgradient, as for vector_norm
+        # and abs at zero), not 0 / 0. Tested on x itself, not on std == 0: a variance that
+        # underflows to 0 with x - mean nonzero keeps the division (inf, not a small number).
+        if size(x.shape[a] for a in normalize_axis(axis, x.ndim)) > 0:
+            constant = xp.max(x, axis=axis, keepdims=True) == xp.min(x, axis=axis, keepdims=True)
+        else:
+            constant = xp.zeros_like(keep_dims(xp, y, x, axis, keepdims), dtype=xp.bool)
         ye = keep_dims(xp, y, x, axis, keepdims)
-        return (keep_dims(xp, g, x, axis, keepdims) / xp.where(constant, xp.ones_like(ye), ye) * c,)
+        return (keep_dims(xp, g, x, axis, keepdims) / xp.where(constant, xp.ones_like(ye), ye)
+                * xp.where(constant, xp.zeros_like(c), c),)
 
     return y, pullback
 
