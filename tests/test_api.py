@@ -378,6 +378,33 @@ def test_a_primitive_is_called_as_itself_whatever_its_function_holds(rng):
     assert yota.cache_info()["traces"] == 1  # what the opaque function holds is not part of the key
 
 
+def test_a_primitive_whose_result_changes_size_retraces(rng):
+    # the primitive runs on every call; given arguments of the same shapes it may still return
+    # another size (here, read from a global), which the tape's pullbacks were not made for
+    keep = [3]
+
+    @yota.primitive
+    def head(x):
+        return x[:keep[0]] * 1.0
+
+    @yota.rrule(head)
+    def _(xp, x):
+        y = head(x)
+        return y, lambda g: (xp.concat([g, xp.zeros(x.shape[0] - g.shape[0], dtype=x.dtype)]),)
+
+    def f(x):
+        xp = array_namespace(x)
+        return xp.sum(head(x) ** 2) + xp.sum(x)
+
+    x = rng.random(4)
+    for k in (3, 3, 1, 1, 4):
+        keep[0] = k
+        value, (_, g) = yota.grad(f, x)
+        want = 2 * x * (np.arange(4) < k) + 1.0
+        np.testing.assert_allclose(g, want)
+        np.testing.assert_allclose(value, np.sum(x[:k] ** 2) + np.sum(x))
+
+
 def test_user_rule_for_standard_name(rng):
     entry = yota.ops.get("exp")
     saved = entry.rule

@@ -288,8 +288,12 @@ class Context:
     def _shape_guard(self, var, value, name, deciders):
         # The rest of the tape was recorded for this size: a later call whose
         # data give another size must take a new trace.
+        if deciders is ops.table.OPAQUE and not hasattr(value, "shape"):
+            return  # a primitive returning a number: no size
         shape = tuple(getattr(value, "shape", ()))
         if any(s is None or s != s for s in shape):
+            if deciders is ops.table.OPAQUE:
+                return  # a primitive returning a lazy array of unknown size: nothing to compare
             raise errors.UnknownShapeError(getattr(name, "__name__", name), self.ext.unknown_size_advice)
         if self.on_guard is not None:
             for d in deciders:  # the values the size depends on (the op table says which), not the result

@@ -215,8 +215,18 @@ def nondiff(*names: str) -> None:
         OPS[n].diff = NONDIFF
 
 
+#: what decides a primitive's result size: nothing traced (its function may read anything)
+OPAQUE = ("opaque",)
+
+
+def _opaque_size(args, kwargs):
+    return OPAQUE
+
+
 def define_primitive(prim, pure: bool, sparse_cotangents: bool = False) -> OpDef:
-    entry = OPS[prim] = OpDef(prim, "primitive", pure=pure)
+    # its result's shape is guarded: the function runs on every call and may return another size
+    # for arguments of the same shapes, which the rest of the tape (the pullbacks) was not made for
+    entry = OPS[prim] = OpDef(prim, "primitive", pure=pure, data_dependent=_opaque_size)
     entry.sparse_cotangents = sparse_cotangents
     return entry
 
