@@ -2,7 +2,7 @@
 is recorded onto the same tape as ordinary array-API calls."""
 from __future__ import annotations
 
-from . import errors, ops
+from . import errors
 from .tangents import ZeroTangent
 from .tape import dtype_name
 from .tracer import DIFF, PRIM, Context, Tracer, is_float
@@ -25,21 +25,20 @@ def backward(ctx: Context, outputs: list, seeds: list, section: str = "backward"
         for out, seed in zip(outputs, seeds):
             if isinstance(out, Tracer) and out.diff and seed is not None:
                 _add(ctx, ct, out, seed, "seed")
-        for name, args, y, pullback in reversed(ctx.nodes):
+        for entry, args, y, pullback in reversed(ctx.nodes):
             if type(y) is Tracer:  # the common case, inline
                 dy = ct.pop(y.vid, None)
                 if dy is None:
                     continue
-                label = _label(name)
+                label = entry.label
                 head = f"d%{y.vid}"
             else:
                 outs = _tracers(y)
                 cts = [ct.pop(t.vid, None) for t in outs]
                 if all(c is None for c in cts):
                     continue
-                label = _label(name)
-                entry = ops.lookup(name)
-                if entry is not None and entry.sparse_cotangents:
+                label = entry.label
+                if entry.sparse_cotangents:
                     filled = cts  # the rule takes None for a result without a cotangent
                 else:
                     filled = [c if c is not None else ctx.ns.zeros_like(t) for c, t in zip(cts, outs)]
@@ -66,11 +65,6 @@ def backward(ctx: Context, outputs: list, seeds: list, section: str = "backward"
         ctx.note = ""
         ctx.mode = DIFF
     return ct
-
-
-def _label(name) -> str:
-    entry = ops.lookup(name)
-    return entry.label if entry is not None else (getattr(name, "__name__", None) or str(name))
 
 
 def _tracers(y) -> list:

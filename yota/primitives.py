@@ -23,11 +23,14 @@ class Primitive:
     # opaque to tracing (a copy rebuilt from its fields, as for other objects, has no rule)
     __yota_opaque__ = True
 
-    def __init__(self, fn: Callable, pure: bool = False, sparse_cotangents: bool = False):
+    def __init__(self, fn: Callable, pure: bool = False, sparse_cotangents: bool = False,
+                 sizes_follow_arguments: bool = False):
         self.fn = fn
         self.__yota_pure__ = pure
         functools.update_wrapper(self, fn)
-        ops.define_primitive(self, pure, sparse_cotangents)
+        # (True for yota's own: a checkpoint's or custom_vjp's compiled function, whose sizes its
+        # trace fixed; a user's function may return another size for the same shapes: guarded)
+        ops.define_primitive(self, pure, sparse_cotangents, guard_sizes=not sizes_follow_arguments)
 
     def __call__(self, *args, **kwargs):
         ctx = _traced_context(args, kwargs)

@@ -80,7 +80,7 @@ class Context:
         self.ext = ext
         self.tape = TapeBuilder(title)
         self.mode = DIFF
-        self.nodes: list = []  # (name, in_args, out, pullback)
+        self.nodes: list = []  # (op table entry, in_args, out, pullback)
         self.devices: dict = {}
         self.ns = TracingNamespace(self)
         self.ext_ns = TracingExt(self)
@@ -160,11 +160,11 @@ class Context:
         finally:
             self.mode = DIFF
         if type(y) is Tracer:  # the common case, inline
-            self.nodes.append((entry.name, snap, y, pullback))
+            self.nodes.append((entry, snap, y, pullback))
             vt = self.tape.types.get(y.vid)
             return Tracer(y.val, y.vid, self, (vt is not None and vt.dtype in _FLOAT_NAMES) or is_float(y.val))
         y = _aliased(y, self, entry.label)
-        self.nodes.append((entry.name, snap, y, pullback))
+        self.nodes.append((entry, snap, y, pullback))
         return _aliased(y, self, entry.label, diff=True)
 
     def record(self, name, args, kwargs, entry=None):
@@ -708,7 +708,8 @@ class TracingNamespace:
 
                 def value(*args, **kwargs):
                     # inside rules, arithmetic on Python numbers stays Python arithmetic
-                    if ctx.mode is DIFF or not operator_like:
+                    if (ctx.mode is DIFF or not operator_like) and not (
+                            args and type(args[0]) is Tracer and hasattr(args[0].val, "shape")):
                         args = _with_an_array(ctx, args)
                     return ctx.call(full, args, kwargs)
             else:

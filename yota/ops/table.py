@@ -223,10 +223,10 @@ def _opaque_size(args, kwargs):
     return OPAQUE
 
 
-def define_primitive(prim, pure: bool, sparse_cotangents: bool = False) -> OpDef:
+def define_primitive(prim, pure: bool, sparse_cotangents: bool = False, guard_sizes: bool = True) -> OpDef:
     # its result's shape is guarded: the function runs on every call and may return another size
     # for arguments of the same shapes, which the rest of the tape (the pullbacks) was not made for
-    entry = OPS[prim] = OpDef(prim, "primitive", pure=pure, data_dependent=_opaque_size)
+    entry = OPS[prim] = OpDef(prim, "primitive", pure=pure, data_dependent=_opaque_size if guard_sizes else None)
     entry.sparse_cotangents = sparse_cotangents
     return entry
 

@@ -72,7 +72,7 @@ def _checkpoint_op(structured: _Structured, name: str) -> Primitive:
         return tuple(api.evaluate(flat_f, *flat))
 
     forward.__name__ = f"checkpoint({name})"
-    prim = Primitive(forward, pure=True)
+    prim = Primitive(forward, pure=True, sizes_follow_arguments=True)
 
     @rrule(prim)
     def _(xp, *flat):

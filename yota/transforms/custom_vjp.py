@@ -92,7 +92,7 @@ class _CustomOp:
             return tuple(api.evaluate(self.flat_fwd, *flat_args))
 
         forward.__name__ = f"custom_vjp({name})"
-        self.prim = Primitive(forward, pure=True, sparse_cotangents=True)
+        self.prim = Primitive(forward, pure=True, sparse_cotangents=True, sizes_follow_arguments=True)
         rrule(self.prim)(self._rule)
 
     def _args(self, flat):
