@@ -141,3 +141,40 @@ def test_ops_without_keywords_share_one_mapping_nobody_writes_to(rng):
 
 def xp_tanh(a):
     return array_namespace(a).tanh(a)
+
+
+def _mixed(x, w):
+    xp = array_namespace(x)
+    h = xp.tanh(x @ w)
+    m = xp.max(h, axis=1, keepdims=True)
+    e = xp.exp(h - m)
+    s = e / xp.sum(e, axis=1, keepdims=True)
+    if xp.sum(s) > 0:  # a guard
+        s = s * 2.0
+    u, v = xp.unique_inverse(xp.round(x))  # several results, a data-dependent size
+    return xp.sum(s * s) + xp.sum(xp.sin(u)) + xp.sum(v * 0.0) + xp.sum(x[:, ::2])
+
+
+@pytest.mark.parametrize("f, make", [
+    (_mixed, lambda r: (r.standard_normal((6, 4)), r.standard_normal((4, 5)))),
+    (_loop(40), lambda r: (r.standard_normal(5),)),
+])
+def test_long_tapes_reuse_names_and_compute_the_same(monkeypatch, f, make):
+    from yota import codegen, passes
+    r = np.random.default_rng(3)
+    args = make(r)
+    tape = passes.optimize(yota.gradtape(f, *args))
+    plain_src = codegen.generate(tape, "g")
+    monkeypatch.setattr(codegen, "REUSE_NAMES_ABOVE", 0)  # as for a long tape
+    reused_src = codegen.generate(tape, "g")
+    assert reused_src.count("del ") < plain_src.count("del ")
+    from yota.backends import numpy as yn
+    for seed in (4, 5):
+        new = make(np.random.default_rng(seed))
+        new = (args[0],) + new[1:]  # (the same x: the same unique values, the guards hold)
+        monkeypatch.setattr(codegen, "REUSE_NAMES_ABOVE", 10 ** 9)
+        want = codegen.compile_tape(tape, "g")(yn.namespace, yn, *new)
+        monkeypatch.setattr(codegen, "REUSE_NAMES_ABOVE", 0)
+        got = codegen.compile_tape(tape, "g")(yn.namespace, yn, *new)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -39,6 +39,10 @@ class _Writer:
         self.base = n_consts
         self.traced = traced
         self.operators_as_calls = operators_as_calls
+        self.names: dict[int, int] = {}  # var -> the variable name it is written with (long tapes)
+
+    def name(self, v: int) -> str:
+        return f"v{self.names.get(v, v)}"
 
     def bind(self, value) -> str:
         self.extra.append(value)
@@ -47,13 +51,13 @@ class _Writer:
     def lit(self, x) -> str:
         t = type(x)
         if t is Var:
-            return f"v{x.id}"
+            return self.name(x.id)
         if t is Const:
             return f"k{x.index}"
         if t is DType:
             return f"xp.{x.name}"
         if t is DeviceOf:
-            return f"ext.device(v{x.var.id})"
+            return f"ext.device({self.name(x.var.id)})"
         if t is tuple:
             inner = ", ".join(self.lit(y) for y in x)
             return f"({inner},)" if len(x) == 1 else f"({inner})"
@@ -101,6 +105,12 @@ class _Writer:
         return f"xp.{fn}({', '.join(args)})"
 
 
+#: above this many ops, a result takes the name of an operand that dies at its op instead of a
+#: name of its own and a ``del`` (Python's ``compile`` costs about 8 µs a statement: half the
+#: statements of a long tape are ``del``\s); shorter tapes keep one name per tape variable
+REUSE_NAMES_ABOVE = 5000
+
+
 def generate(tape: Tape, name: str = "f", writer: _Writer | None = None, lines_out: dict | None = None) -> str:
     w = writer or _Writer(len(tape.consts))
     last: dict[int, int] = {}
@@ -108,6 +118,7 @@ def generate(tape: Tape, name: str = "f", writer: _Writer | None = None, lines_o
         for v in op.uses():
             last[v] = i
     keep = set(iter_vars(tape.outputs))
+    reuse = len(tape.ops) > REUSE_NAMES_ABOVE
     params = ", ".join(f"v{v}" for v in tape.inputs)
     lines = [f"def {name}(xp, ext{', ' if params else ''}{params}):"]
     for v in tape.inputs:
@@ -127,19 +138,26 @@ def generate(tape: Tape, name: str = "f", writer: _Writer | None = None, lines_o
                 conv = {"int": "int", "float": "float", "complex": "complex"}[op.fn]
                 lines.append(f"    if {conv}({w.lit(var)}) != {w.lit(expected)}: raise GuardFailed({n_guard})")
             n_guard += 1
-        elif op.kind == CALL:
+        dead = [v for v in op.uses() if last.get(v) == i and v not in keep]
+        if op.kind == CALL:
             outs = op.outs
             if op.out_type is not None:
                 lhs = ", ".join(f"v{o}" if (o in last or o in keep) else "_" for o in outs)
                 lhs += "," if len(outs) == 1 else ""
+                rhs = w.expression(op)
             else:
-                lhs = f"v{op.out}"
-            lines.append(f"    {lhs} = {w.expression(op)}")
-        dead = [v for v in op.uses() if last.get(v) == i and v not in keep]
+                rhs = w.expression(op)  # (read with the operands' names, before the result takes one)
+                if reuse and dead:
+                    donor = dead.pop(0)  # rebinding its name frees its value as `del` would
+                    while donor in dead:
+                        dead.remove(donor)
+                    w.names[op.out] = w.names.get(donor, donor)
+                lhs = w.name(op.out)
+            lines.append(f"    {lhs} = {rhs}")
         if op.out_type is None:
             dead += [o for o in op.outs if o not in last and o not in keep]
         if dead:
-            lines.append("    del " + ", ".join(f"v{v}" for v in dict.fromkeys(dead)))
+            lines.append("    del " + ", ".join(w.name(v) for v in dict.fromkeys(dead)))
     outs = ", ".join(w.lit(o) for o in tape.outputs)
     lines.append(f"    return ({outs}{',' if len(tape.outputs) == 1 else ''})")
     return "\n".join(lines) + "\n"
