@@ -342,6 +342,22 @@ def test_integer_constants_stay_integers(backend):
     check_grad(take_next, backend.asarray([1.0, 2.0, 3.0]))
 
 
+def test_a_0d_fill_of_a_traced_value_is_what_the_plain_call_gives(backend):
+    # full_like(x0, c) of a 0-d x0: NumPy's 0-d arithmetic (ones * c) gave a scalar on the first
+    # call, where the plain call and the compiled tape give a 0-d array
+    def f(x0, c):
+        return namespace_of(x0).full_like(x0, c)
+
+    for x0, c in ((np.asarray(-2.0), 1.5), (np.asarray(0.5), -0.0)):  # traced, then cached
+        x = backend.asarray(x0)
+        val, g = yota.grad(f, x, c)
+        want = f(x, c)
+        assert type(val) is type(want)
+        np.testing.assert_array_equal(to_numpy(val), to_numpy(want))
+        assert np.signbit(to_numpy(val)) == np.signbit(c)
+        assert float(to_numpy(g[2])) == 1.0
+
+
 def test_fills_are_not_carried_through_integer_casts(backend):
     def f(x):
         xp = namespace_of(x)

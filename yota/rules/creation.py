@@ -59,6 +59,8 @@ def _filled(xp, base, ones, fill_value, dtype):
     # ones * fill keeps the sign of a zero fill (zeros + -0.0 is +0.0); complex fills are added to
     # zeros (1 * (a + inf j) would make the real part nan)
     f = xp.asarray(fill_value, dtype=dtype)
+    if base.ndim == 0:
+        return f  # the fill itself (NumPy's 0-d arithmetic would make a scalar of the array)
     return base * f if ones else base + f
 
 
