@@ -28,8 +28,9 @@ from __future__ import annotations
 import threading
 import weakref
 
-from yota import ops
 from yota.tape import CALL, Const, Tape, Var, iter_vars
+
+from ._reuse import size, ufunc_name
 
 __all__ = ["keep_temporaries", "Exclusive", "MIN_BYTES", "MAX_BYTES", "UNPOOLED", "kept_bytes"]
 
@@ -55,11 +56,8 @@ def _release(n):
         _kept[0] -= n
 
 
-def _ufunc_name(op) -> str | None:
-    if op.kind != CALL or not isinstance(op.fn, str) or op.kwargs or len(op.outs) != 1 or op.out_type:
-        return None
-    entry = ops.lookup(op.fn)
-    return entry.ufunc if entry is not None and entry.elementwise else None
+def _is_matmul(op) -> bool:
+    return op.fn == "matmul" and not op.kwargs and len(op.args) == 2
 
 
 def keep_temporaries(tape: Tape, ufuncs, matmul, reductions: tuple, empty, itemsize) -> Tape:
@@ -94,9 +92,7 @@ def keep_temporaries(tape: Tape, ufuncs, matmul, reductions: tuple, empty, items
         """Whether ``op`` reads its arguments and returns new arrays only (no view, no reference kept)."""
         if op.kind != CALL:
             return False
-        if _ufunc_name(op) is not None:
-            return True
-        if op.fn == "matmul" and not op.kwargs and len(op.args) == 2:
+        if ufunc_name(op) is not None or _is_matmul(op):
             return True
         if isinstance(op.fn, str) and op.fn in _REDUCTIONS:
             return True
@@ -109,15 +105,10 @@ def keep_temporaries(tape: Tape, ufuncs, matmul, reductions: tuple, empty, items
 
     def fresh(op) -> bool:
         """A producer whose result may be written into a kept buffer."""
-        if _ufunc_name(op) is None and not (op.fn == "matmul" and not op.kwargs and len(op.args) == 2):
+        if ufunc_name(op) is None and not _is_matmul(op):
             return False
         t = types.get(op.outs[0])
-        if t is None or not t.shape or None in t.shape:
-            return False
-        n = 1
-        for s in t.shape:
-            n *= s
-        return n * itemsize(t.dtype) >= MIN_BYTES
+        return t is not None and bool(t.shape) and None not in t.shape and size(t.shape) * itemsize(t.dtype) >= MIN_BYTES
 
     ops_ = tape.ops
     root: dict[int, int] = {}  # var -> the var whose allocation holds its value
@@ -160,7 +151,10 @@ def keep_temporaries(tape: Tape, ufuncs, matmul, reductions: tuple, empty, items
     for s, r in kept:
         still = []
         for e, key, b in busy:
-            (free.setdefault(key, []).append(b) if e < s else still.append((e, key, b)))
+            if e < s:
+                free.setdefault(key, []).append(b)
+            else:
+                still.append((e, key, b))
         busy = still
         t = types[r]
         key = (t.shape, t.dtype)
@@ -172,32 +166,20 @@ def keep_temporaries(tape: Tape, ufuncs, matmul, reductions: tuple, empty, items
             buffers.append(key)
         chosen[r] = b
         busy.append((end.get(r, s), key, b))
-    nbytes = 0
-    for shape, dtype in buffers:
-        n = 1
-        for d in shape:
-            n *= d
-        nbytes += n * itemsize(dtype)
+    nbytes = sum(size(shape) * itemsize(dtype) for shape, dtype in buffers)
     with _LOCK:
         if _kept[0] + nbytes > MAX_BYTES:
             return tape
         _kept[0] += nbytes
-    arrays = [empty(shape, dtype) for shape, dtype in buffers]
-    new, handles = tape.with_consts(arrays)
-    fn_handles: dict = {}
-
-    def handle(fn_value, label):
-        h = fn_handles.get(label)
-        if h is None:
-            nonlocal new
-            new, (h,) = new.with_consts([fn_value])
-            fn_handles[label] = h
-        return h
-
+    # the buffers and the functions that write into them, bound as constants
+    calls = list(dict.fromkeys("matmul" if _is_matmul(ops_[s]) else ufunc_name(ops_[s]) for s, _ in kept))
+    new, handles = tape.with_consts([empty(shape, dtype) for shape, dtype in buffers]
+                                    + [matmul if c == "matmul" else ufuncs(c) for c in calls])
+    fn_of = dict(zip(calls, handles[len(buffers):]))
     new_ops = list(ops_)
     for s, r in kept:
         op = ops_[s]
-        fn = handle(matmul, "matmul") if op.fn == "matmul" else handle(ufuncs(_ufunc_name(op)), _ufunc_name(op))
+        fn = fn_of["matmul" if _is_matmul(op) else ufunc_name(op)]
         new_ops[s] = op.replace(fn=fn, kwargs={"out": handles[chosen[r]]})
     result = new.replace(ops=tuple(new_ops), meta={**tape.meta, UNPOOLED: tape})
     result.meta["pool.bytes"] = nbytes

@@ -21,7 +21,8 @@ from yota.tape import CALL, Const, Tape, Var, iter_vars
 MIN_SIZE = 1 << 14
 
 
-def _ufunc_name(op) -> str | None:
+def ufunc_name(op) -> str | None:
+    """The NumPy ufunc name of a plain one-result elementwise call (the op table's), or None."""
     if op.kind != CALL or not isinstance(op.fn, str) or op.kwargs or len(op.outs) != 1 or op.out_type:
         return None
     entry = ops.lookup(op.fn)
@@ -38,11 +39,11 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
 
     def big(op):
         want = types.get(op.out)
-        return want is not None and want.shape and None not in want.shape and _size(want.shape) >= MIN_SIZE
+        return want is not None and want.shape and None not in want.shape and size(want.shape) >= MIN_SIZE
 
     # Long traces of small arrays are common and have nothing to reuse: say so
     # before building the use lists.
-    if not any(op.kind == CALL and op.outs and big(op) and _ufunc_name(op) is not None for op in ops_):
+    if not any(op.kind == CALL and op.outs and big(op) and ufunc_name(op) is not None for op in ops_):
         return tape
     last: dict[int, int] = {}
     users: dict[int, list] = {}
@@ -53,17 +54,17 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
     outputs = set(iter_vars(tape.outputs))
     # A buffer is ours to overwrite when an elementwise op made it and every
     # use of it is elementwise too (so no view of it can be alive).
-    fresh = {op.out for op in ops_ if _ufunc_name(op) is not None}
+    fresh = {op.out for op in ops_ if ufunc_name(op) is not None}
 
     def eligible(v):
-        return v not in outputs and all(_ufunc_name(u) is not None for u in users.get(v, ()))
+        return v not in outputs and all(ufunc_name(u) is not None for u in users.get(v, ()))
 
     owned = {v for v in fresh if eligible(v)}
     new_ops = []
     made: dict = {}
     consts = list(tape.consts)
     for i, op in enumerate(ops_):
-        name = _ufunc_name(op)
+        name = ufunc_name(op)
         if name is not None:
             want = types.get(op.out)
             if big(op):
@@ -84,7 +85,7 @@ def reuse_buffers(tape: Tape, ufuncs) -> Tape:
     return tape.replace(ops=tuple(new_ops), consts=tuple(consts))
 
 
-def _size(shape) -> int:
+def size(shape) -> int:
     n = 1
     for s in shape:
         n *= s

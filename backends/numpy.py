@@ -132,6 +132,11 @@ def fusion_plan(tape):
     """The regions ``transform`` would fuse (``print`` it)."""
     if _EMITTER is None:
         raise ModuleNotFoundError("fusion on NumPy needs numexpr: pip install numexpr")
+    return _plan_regions(tape)
+
+
+def _plan_regions(tape):
+    # with the speed check, functions numexpr computes far slower than NumPy stay out of regions
     return _emitter.plan_for(tape, _TIMED_EMITTER if CHECK_SPEED else _EMITTER, min_size=FUSION_MIN_SIZE)
 
 
@@ -142,7 +147,7 @@ def reset():
 
 
 def _fuse(tape):
-    plan = _emitter.plan_for(tape, _TIMED_EMITTER if CHECK_SPEED else _EMITTER, min_size=FUSION_MIN_SIZE)
+    plan = _plan_regions(tape)
     if not plan.regions:
         return tape
     ext = backend_of(np.empty(()))
@@ -166,28 +171,28 @@ def transform(tape):
     if _FUSION:
         tape = _fuse(tape)
     tape = reuse_buffers(tape, lambda name: getattr(np, name))
-    sums = [i for i, op in enumerate(tape.ops) if op.kind == "call" and op.fn == "sum"
-            and set(op.kwargs) <= {"axis", "keepdims"}]
-    if sums:
-        tape, (reduce,) = tape.with_consts([_ADD_REDUCE])
-        new_ops = list(tape.ops)
-        for i in sums:
-            op = new_ops[i]
-            new_ops[i] = op.replace(fn=reduce, kwargs={"axis": op.kwargs.get("axis"),
-                                                       **{k: v for k, v in op.kwargs.items() if k != "axis"}})
-        tape = tape.replace(ops=tuple(new_ops))
-    transposes = [i for i, op in enumerate(tape.ops) if op.kind == "call" and op.fn == "matrix_transpose"
-                  and not op.kwargs and len(op.args) == 1]
-    if transposes:  # ndarray.mT, the same view, without array-api-compat's Python function (0.7 µs a call)
-        tape, (m_t,) = tape.with_consts([mT])
-        new_ops = list(tape.ops)
-        for i in transposes:
-            new_ops[i] = new_ops[i].replace(fn=m_t)
-        tape = tape.replace(ops=tuple(new_ops))
+    tape = _calling(tape, lambda op: op.fn == "sum" and set(op.kwargs) <= {"axis", "keepdims"}, _ADD_REDUCE,
+                    lambda op: {"axis": op.kwargs.get("axis"), **{k: v for k, v in op.kwargs.items() if k != "axis"}})
+    # ndarray.mT, the same view, without array-api-compat's Python function (0.7 µs a call)
+    tape = _calling(tape, lambda op: op.fn == "matrix_transpose" and not op.kwargs and len(op.args) == 1, mT)
     if KEEP_TEMPORARIES:
         tape = keep_temporaries(tape, lambda name: getattr(np, name, None), np.matmul, (_ADD_REDUCE,),
                                 lambda shape, dtype: np.empty(shape, dtype), lambda dtype: np.dtype(dtype).itemsize)
     return tape
+
+
+def _calling(tape, wanted, value, kwargs=None):
+    """``tape`` with the calls ``wanted(op)`` picks made to the constant ``value`` instead
+    (with ``kwargs(op)`` as their keywords, when given)."""
+    picked = [i for i, op in enumerate(tape.ops) if op.kind == "call" and wanted(op)]
+    if not picked:
+        return tape
+    tape, (handle,) = tape.with_consts([value])
+    new_ops = list(tape.ops)
+    for i in picked:
+        op = new_ops[i]
+        new_ops[i] = op.replace(fn=handle) if kwargs is None else op.replace(fn=handle, kwargs=kwargs(op))
+    return tape.replace(ops=tuple(new_ops))
 
 
 def wrap(fn, tape):

@@ -112,12 +112,7 @@ def _give(ctx, ct, a, c, head, label):
                 f"return a tuple with one cotangent per array"))
         for ai, ci in zip(a, c):
             _give(ctx, ct, ai, ci, head, label)
-        return
-    if not (isinstance(a, Tracer) and a.diff):
-        return
-    if callable(c) and not isinstance(c, Tracer):
-        c = c()
-    _give_checked(ctx, ct, a, c, head, label)
+    # anything else (a number, a constant array) takes no cotangent
 
 
 def _give_checked(ctx, ct, a, c, head, label):
@@ -158,13 +153,7 @@ def _note(ctx, c, text):
     ops_ = ctx.tape.ops
     head = ctx.note
     section = ctx.tape.section
-    if ops_:  # usually the last op: inline
-        op = ops_[-1]
-        if op.outs == (c.vid,) and op.kind == "call":
-            if op.section == section and (op.note is head or not op.note or not head):
-                op.note = text
-            return
-    for i in range(len(ops_) - 2, max(-1, len(ops_) - 64), -1):
+    for i in range(len(ops_) - 1, max(-1, len(ops_) - 64), -1):
         op = ops_[i]
         if op.kind == "call" and op.outs == (c.vid,):
             if op.section == section and (op.note is head or not op.note or not head):

@@ -266,7 +266,7 @@ class _Collector:
             self.entries.append(("state", obj, name, state))
 
     def add(self, kind, holder, name, value):
-        key = (holder.ident if isinstance(holder, (_ClassDict, _Defaults, _Cell, _Slots)) else id(holder), name)
+        key = (holder.ident if isinstance(holder, _Holder) else id(holder), name)
         if key in self.keys:
             return
         self.keys.add(key)
@@ -325,6 +325,12 @@ class _Collector:
         elif hasattr(v, "func") and type(v).__name__ == "partial":
             self.follow(v.func)
 
+    def follow_value(self, v):
+        """What a value the code reads leads to: functions, the object's fields, a container's items."""
+        self.follow(v)
+        self.follow_object(v)
+        self.follow_contents(v)
+
     def follow_contents(self, v):
         """The objects and functions inside a container the code reads (``LAYERS[0].W``,
         ``ACTIVATIONS[i](x)``): followed like a global one."""
@@ -372,9 +378,7 @@ class _Collector:
         for name, v in [*enumerate(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).items()]:
             if not _is_value(v):
                 self.add("auto", _Defaults(f), name, v)
-                self.follow(v)
-                self.follow_object(v)
-                self.follow_contents(v)
+                self.follow_value(v)
         for cell, name in zip(f.__closure__ or (), code.co_freevars):
             try:
                 v = cell.cell_contents
@@ -387,9 +391,7 @@ class _Collector:
             else:
                 # rebound by `nonlocal`, or a list or dict changed in place: by identity or contents
                 self.add("auto", _Cell(cell, name), name, v)
-                self.follow(v)
-                self.follow_object(v)
-                self.follow_contents(v)
+                self.follow_value(v)
 
     def code(self, code, g):
         if code in self.codes:
@@ -404,9 +406,7 @@ class _Collector:
                 if isinstance(v, types.ModuleType):
                     self.module_attributes(v, names, 2)
                 else:
-                    self.follow(v)
-                    self.follow_object(v)
-                    self.follow_contents(v)
+                    self.follow_value(v)
         for c in code.co_consts:
             if isinstance(c, types.CodeType):
                 self.code(c, g)
@@ -453,9 +453,7 @@ class _Collector:
                         v = holder.get(name)
                         self.add("auto", holder, name, v)
                         # what it leads to: MODEL.sub.W, MODEL.layers[0].W, MODEL.act(x)
-                        self.follow(v)
-                        self.follow_object(v)
-                        self.follow_contents(v)
+                        self.follow_value(v)
             if not self.todo:
                 return
 
@@ -469,7 +467,21 @@ def _user_class(cls) -> bool:
     return file is None or _user_file(file)
 
 
-class _ClassDict:
+class _Holder:
+    """What holds a guarded name and is read fresh on every check (a class's namespace, an
+    object's slots, a closure cell, a function's defaults): ``get`` and ``[]`` like a dict's, and
+    ``ident``, its key in the collector (the holder objects themselves are made anew)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name):
+        v = self.get(name, _MISSING)
+        if v is _MISSING:
+            raise KeyError(name)
+        return v
+
+
+class _ClassDict(_Holder):
     """A class's namespace as a mapping with ``get`` (mappingproxy is read fresh)."""
 
     __slots__ = ("cls", "__name__")
@@ -495,7 +507,7 @@ class _ClassDict:
         return hash(self.cls)
 
 
-class _Slots:
+class _Slots(_Holder):
     """An object's slot fields as a mapping (``@dataclass(slots=True)``), read fresh."""
 
     __slots__ = ("obj", "names", "__name__")
@@ -515,14 +527,8 @@ class _Slots:
     def get(self, name, default=None):
         return getattr(self.obj, name, default) if name in self.names else default
 
-    def __getitem__(self, name):
-        v = self.get(name, _MISSING)
-        if v is _MISSING:
-            raise KeyError(name)
-        return v
 
-
-class _Cell:
+class _Cell(_Holder):
     """A closure cell as a one-name mapping, read fresh."""
 
     __slots__ = ("cell", "name", "__name__")
@@ -542,14 +548,8 @@ class _Cell:
         except ValueError:
             return default
 
-    def __getitem__(self, name):
-        v = self.get(name, _MISSING)
-        if v is _MISSING:
-            raise KeyError(name)
-        return v
 
-
-class _Defaults:
+class _Defaults(_Holder):
     """A function's default values as a mapping (positions and keyword names), read fresh."""
 
     __slots__ = ("f", "__name__")
@@ -567,12 +567,6 @@ class _Defaults:
             d = self.f.__defaults__ or ()
             return d[name] if name < len(d) else default
         return (self.f.__kwdefaults__ or {}).get(name, default)
-
-    def __getitem__(self, name):
-        v = self.get(name, _MISSING)
-        if v is _MISSING:
-            raise KeyError(name)
-        return v
 
 
 def collect(tree, functions=()) -> Guards:

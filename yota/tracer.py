@@ -117,23 +117,12 @@ class Context:
 
     def call(self, name, args: tuple, kwargs: dict):
         entry = _OPS.get(name) if type(name) is str else ops.lookup(name)
-        if self.mode is DIFF:
-            if _any_diff(args, kwargs):
-                rule = entry.rule if entry is not None else None
-                if rule is not None:
-                    return self._apply_rule(entry, rule, args, kwargs)
-                if entry is None or entry.diff == _NEEDS_RULE:
-                    raise errors.NoRuleError(name)
-            elif not kwargs and entry is not None and entry.data_dependent is None and self.batched is None \
-                    and type(name) is str:
-                out = self._record_plain(name, args)
-                if out is not None:
-                    return out
-        elif not kwargs and entry is not None and entry.data_dependent is None and entry.identity_if is None \
-                and self.batched is None and type(name) is str:  # inside a rule: the common op, inline
-            out = self._record_plain(name, args)
-            if out is not None:
-                return out
+        if self.mode is DIFF and _any_diff(args, kwargs):
+            rule = entry.rule if entry is not None else None
+            if rule is not None:
+                return self._apply_rule(entry, rule, args, kwargs)
+            if entry is None or entry.diff == _NEEDS_RULE:
+                raise errors.NoRuleError(name)
         return self.record(name, args, kwargs, entry)
 
     def _apply_rule(self, entry, rule, args, kwargs):
