@@ -151,11 +151,16 @@ def _note(ctx, c, text):
     # Only an op made by the pullback at hand is labelled with its result;
     # a cotangent passed through unchanged keeps the label of where it was made.
     ops_ = ctx.tape.ops
-    head = ctx.note
-    section = ctx.tape.section
-    for i in range(len(ops_) - 1, max(-1, len(ops_) - 64), -1):
+    outs = (c.vid,)
+    # newest first, over the last 64 ops; usually the newest is the one (a while loop: no range
+    # object per call, which runs once per cotangent)
+    i = len(ops_) - 1
+    stop = max(-1, i - 63)
+    while i > stop:
         op = ops_[i]
-        if op.kind == "call" and op.outs == (c.vid,):
-            if op.section == section and (op.note is head or not op.note or not head):
+        if op.outs == outs and op.kind == "call":
+            head = ctx.note
+            if op.section == ctx.tape.section and (op.note is head or not op.note or not head):
                 op.note = text
             return
+        i -= 1
