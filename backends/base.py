@@ -31,8 +31,11 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
                           library whose draws change from call to call), or None for
                           anything else: a trace that draws from it is not reused
                           (module-level, called for objects of the library's package)
-``content_key(x)``        a cheap exact key of a small host array's contents (for the
-                          guards on global arrays), or None
+``content_guard(x, max_bytes)`` a snapshot of the contents of an array read outside the
+                          arguments (a global, a class attribute): a function
+                          ``same(x) -> bool`` saying whether ``x`` still holds them
+                          bit for bit; None where identity says enough (immutable
+                          arrays); False when ``x`` is larger than ``max_bytes``
 ``embeds_tracers(x)``     whether an array of the library holds traced values inside
                           (a Dask graph built by calling ``dask.array`` itself on a
                           traced array): such a value cannot become a constant
@@ -52,6 +55,7 @@ empty module.
 """
 from __future__ import annotations
 
+import math
 import types
 from typing import Any, Callable, Sequence
 
@@ -67,7 +71,7 @@ class MixedBackendError(TypeError):
     """Arrays that cannot meet in one tape (two libraries, two devices)."""
 
 HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
-         "as_array", "to_numpy", "from_numpy", "reset", "content_key", "embeds_tracers")
+         "as_array", "to_numpy", "from_numpy", "reset", "content_guard", "embeds_tracers")
 
 
 def _identity_transform(tape):
@@ -113,8 +117,33 @@ def _no_reset() -> None:
     return None
 
 
-def _no_content_key(x):
-    return None
+def _bitwise_equal(xp, a, b):
+    """Elementwise: the same bits, near enough (NaNs equal each other, 0.0 is not -0.0)."""
+    if xp.isdtype(a.dtype, "complex floating"):
+        return _bitwise_equal(xp, xp.real(a), xp.real(b)) & _bitwise_equal(xp, xp.imag(a), xp.imag(b))
+    if xp.isdtype(a.dtype, "real floating"):
+        return ((a == b) & (xp.signbit(a) == xp.signbit(b))) | (xp.isnan(a) & xp.isnan(b))
+    return a == b
+
+
+def _content_guard(x, max_bytes):
+    """Through the array's own namespace: a copy, compared elementwise on every check."""
+    try:
+        xp = array_api_compat.array_namespace(x)
+        dtype, shape = x.dtype, tuple(x.shape)
+        itemsize = getattr(dtype, "itemsize", None)
+        if itemsize is None:
+            itemsize = 1 if dtype == xp.bool else (xp.finfo(dtype) if xp.isdtype(dtype, ("real floating", "complex floating"))
+                                                   else xp.iinfo(dtype)).bits // 8
+        if math.prod(shape) * itemsize > max_bytes:
+            return False
+        snap = xp.asarray(x, copy=True)
+    except Exception:  # noqa: BLE001 - a library that cannot copy: its arrays are guarded by identity
+        return None
+
+    def same(now) -> bool:
+        return now.dtype == dtype and tuple(now.shape) == shape and bool(xp.all(_bitwise_equal(xp, now, snap)))
+    return same
 
 
 def _embeds_nothing(x) -> bool:
@@ -133,7 +162,7 @@ _DEFAULTS: dict[str, Callable] = {
     "scatter_add": _generic.scatter_add, "setitem": _generic.setitem, "getitem": _generic.getitem,
     "device": _generic.device, "to_float": _generic.to_float, "transform": _identity_transform,
     "wrap": _no_wrap, "check_inputs": check_one_device, "as_array": _same, "to_numpy": _to_numpy,
-    "from_numpy": _from_numpy, "reset": _no_reset, "content_key": _no_content_key,
+    "from_numpy": _from_numpy, "reset": _no_reset, "content_guard": _content_guard,
     "embeds_tracers": _embeds_nothing,
 }
 

@@ -27,6 +27,10 @@ def device(x):
     return x.device
 
 
+def content_guard(x, max_bytes):
+    return None  # immutable: the same array holds the same values
+
+
 def to_numpy(x):
     return np.asarray(x)
 

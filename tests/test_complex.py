@@ -170,3 +170,42 @@ def test_float32_real_through_complex64(backend, rng):
         return xp.sum(xp.imag(xp.sin(x * w)))  # float32 * complex64 -> complex64
 
     check(backend, f, x, w)
+
+
+# ---------------------------------------------------------------- Python complex numbers
+
+PY_COMPLEX = {
+    "c*s": lambda s: (2 + 3j) * s,
+    "s*c": lambda s: s * (2 - 1j),
+    "c+s": lambda s: 1j + s * s,
+    "s-c": lambda s: s * s - (1 + 2j),
+    "c/s": lambda s: (1 + 1j) / s,
+    "s**c": lambda s: s ** (0.5 + 1j),
+    "c**s": lambda s: (1 + 1j) ** s,
+}
+READS = {
+    "real": lambda xp, z: xp.real(z),
+    "imag": lambda xp, z: xp.imag(z),
+    "xp.abs": lambda xp, z: xp.abs(z),
+    "abs()": lambda xp, z: abs(z),
+}
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+@pytest.mark.parametrize("combine", sorted(PY_COMPLEX))
+@pytest.mark.parametrize("zero_d", [True, False], ids=["0-d", "array"])
+def test_python_complex_numbers_meet_real_traced_values(backend, rng, combine, read, zero_d):
+    # 1j * s with s a NumPy float scalar is a Python complex (complex.__mul__ takes the float
+    # subclass): its dtype is complex128, so the cotangent keeps its imaginary part
+    def f(x):
+        xp = array_namespace(x)
+        s = xp.sum(x * x) + 0.5 if zero_d else x * x + 0.5
+        out = READS[read](xp, PY_COMPLEX[combine](s))
+        return out if zero_d else xp.sum(out)
+
+    x = backend.asarray(rng.standard_normal(3))
+    try:
+        f(x)
+    except TypeError as e:  # array-api-strict: no Python complex with a real array
+        pytest.skip(f"{backend.name} refuses it: {e}")
+    check(backend, f, x)

@@ -43,6 +43,81 @@ def test_python_numbers_of_differentiable_values_raise(backend, convert):
     assert HERE in str(e.value)
 
 
+@pytest.mark.parametrize("catch", ["TypeError", "Exception", "bare"])
+@pytest.mark.parametrize("convert", [
+    lambda s: float(s),
+    lambda s: math.exp(s),
+    lambda s: np.asarray(s).item(),
+], ids=["float", "math.exp", "np.asarray"])
+def test_an_error_the_traced_code_catches_and_goes_on_raises(backend, convert, catch):
+    # The plain call converts without raising; code that catches yota's error and goes on
+    # (s = 1.0) computes what the plain call does not: the trace fails, naming the `try`.
+    x = backend.asarray([0.5, -1.0, 2.0])
+
+    def f(x):
+        xp = namespace_of(x)
+        if catch == "TypeError":
+            try:
+                s = convert(xp.sum(x))
+            except TypeError:
+                s = 1.0
+        elif catch == "Exception":
+            try:
+                s = convert(xp.sum(x))
+            except Exception:  # noqa: BLE001 - the pattern under test
+                s = 1.0
+        else:
+            try:
+                s = convert(xp.sum(x))
+            except:  # noqa: E722 - the pattern under test
+                s = 1.0
+        return xp.sum(x * x) * s
+
+    with pytest.raises(yota.errors.CaughtError, match="caught an error yota raised") as e:
+        yota.grad(f, x)
+    assert HERE in str(e.value) and "ConcretizationError" in str(e.value)
+    with pytest.raises(yota.errors.CaughtError):  # nothing was cached
+        yota.grad(f, x)
+
+
+def test_errors_the_plain_call_raises_too_may_be_caught(backend):
+    # a rule's own error (a singular solve), a name the namespace lacks (feature detection),
+    # an attribute probed with hasattr: the plain call raises or answers the same way
+    x = backend.asarray([0.5, -1.0, 2.0])
+
+    def f(x):
+        xp = namespace_of(x)
+        try:
+            s = xp.sum(xp.linalg.solve(xp.zeros((3, 3)) * x[0], x)) if backend.name == "numpy" else xp.sum(x)
+        except Exception:  # noqa: BLE001 - the plain call raises LinAlgError too
+            s = xp.sum(x)
+        try:
+            s = s * xp.no_such_function(x)
+        except AttributeError:
+            s = s * 2.0
+        if hasattr(x, "no_such_attribute"):
+            s = s * 3.0
+        return xp.sum(x * x) * s
+
+    check_grad(f, x)
+
+
+def test_a_caught_error_inside_a_nested_trace_raises(rng):
+    def inner(x):
+        xp = array_namespace(x)
+        try:
+            s = float(xp.sum(x))
+        except TypeError:
+            s = 1.0
+        return xp.sum(x * x) * s
+
+    def outer(x):
+        return yota.grad(inner, x)[0] * 2.0
+
+    with pytest.raises(yota.errors.CaughtError):
+        yota.grad(outer, rng.standard_normal(3))
+
+
 def test_control_flow_and_integer_conversions_stay_legal(backend):
     def f(x, n):
         xp = namespace_of(x)

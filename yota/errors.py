@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+import threading
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)
@@ -38,12 +39,35 @@ def user_location() -> str:
 
 
 class YotaError(Exception):
+    #: the plain call would not raise here (it converts, or calls the library, where a trace cannot):
+    #: code that catches this error and goes on does something the plain call does not, so a trace
+    #: that catches one fails with `CaughtError` (the caught errors are noted on the active trace)
+    diverges = False
+
     def __init__(self, message: str, where: str | None = None):
         loc = where or user_location()
         super().__init__(f"{message}\n  at {loc}")
+        if self.diverges:
+            lists = watched()
+            if lists:
+                lists[-1].append(self)
+
+
+_local = threading.local()
+
+
+def watched() -> list:
+    """Per thread, one list per trace running (innermost last) of the errors raised in it whose
+    class `diverges`: tracing checks them when the traced code returns."""
+    lists = getattr(_local, "lists", None)
+    if lists is None:
+        lists = _local.lists = []
+    return lists
 
 
 class NoRuleError(YotaError, NotImplementedError):
+    diverges = True
+
     def __init__(self, name):
         label = getattr(name, "__name__", name)
         if callable(name):
@@ -97,6 +121,8 @@ class RegistrationError(YotaError, TypeError):
 
 
 class ForeignTracerError(YotaError):
+    diverges = True
+
     def __init__(self):
         super().__init__("a traced value from another yota.grad was used here (a nested grad's function "
                          "refers to the outer one's traced arrays other than through its arguments or "
@@ -104,6 +130,8 @@ class ForeignTracerError(YotaError):
 
 
 class ForeignLibraryError(YotaError, TypeError):
+    diverges = True
+
     def __init__(self, library, func=""):
         what = f"{library}.{func}" if func else f"a {library} function"
         super().__init__(f"{what} was called on a traced array. yota only sees calls made through the "
@@ -116,6 +144,8 @@ class ForeignLibraryAttributeError(ForeignLibraryError, AttributeError):
 
 
 class UntraceableError(YotaError, TypeError):
+    diverges = True
+
     def __init__(self, what, why):
         super().__init__(f"{what} cannot be traced: {why}.")
 
@@ -136,10 +166,14 @@ class ConcretizationError(UntraceableError):
 
 
 class BatchedControlFlowError(YotaError, TypeError):
+    diverges = True
+
     pass
 
 
 class MixedTraceError(YotaError, TypeError):
+    diverges = True
+
     def __init__(self, lib, traced_on, where="the function's result"):
         super().__init__(
             f"{where} is a {lib} array, but the call was traced on {traced_on} (its arguments): a {lib} array "
@@ -149,12 +183,28 @@ class MixedTraceError(YotaError, TypeError):
 
 
 class UnknownShapeError(YotaError, ValueError):
+    diverges = True
+
     def __init__(self, name, advice=""):
         super().__init__(
             f"xp.{name} produced an array of unknown size (a lazy library that learns sizes only from the "
             f"data). yota records shapes on the tape, so it needs them known: compute the data-dependent part "
             f"outside the traced function and pass it in as an argument, or use xp.where(mask, x, 0) "
             f"instead of x[mask]." + (f" {advice}" if advice else ""))
+
+
+class CaughtError(YotaError):
+    """The traced code caught an error yota raised (one the plain call would not raise) and went on."""
+
+    def __init__(self, caught: YotaError, where: str):
+        first = str(caught).split("\n")[0]
+        super().__init__(
+            f"the traced code caught an error yota raised and went on without it (the line below). The plain call "
+            f"does not raise there, so what the code did instead is not what the plain call computes, and "
+            f"yota cannot tell whether the answer would be the same. Write that part so that no error is "
+            f"raised (use the array namespace xp for the value, yota.stop_gradient(x) for a number to log), "
+            f"or catch only the exceptions you expect from the plain call. The error it caught was:\n"
+            f"  {type(caught).__name__}: {first}", where=where)
 
 
 class GuardFailed(Exception):

@@ -14,15 +14,18 @@ functions they lead to, and records each binding with its value. `Guards.check`
 then says, on every cached call, whether all of them are unchanged: objects by
 identity, numbers and strings by exact value (``0.0`` is not ``-0.0``).
 
-Small global host arrays (up to 64 elements) are guarded by their contents
-too, since the code may have branched on them. Not guarded (documented):
-names reached only through ``getattr(obj, name)`` with a computed name, the
-contents of large global arrays (the tape reads a global array by reference,
-so its new contents reach the arithmetic, but a Python decision made from them
-at trace time is not re-checked), the items of a global container of more than
-`MAX_CONTAINER` items (a warning when traced code reads one), and anything the code draws
-from outside Python's name lookup (random numbers, files): those run once, at
-trace time.
+Arrays reached this way (a global, a list item, a class attribute, a field of a
+global object, a default) are guarded by their contents as well, bit for bit: the
+tape reads such an array by reference, but what the code computed from it outside
+the traced calls (``W * 2`` in NumPy itself, ``float(W.sum())``, an ``if`` on it)
+is baked in, so ``W[...] = new`` in place must retrace. The backend makes the
+check (`content_guard`): NumPy compares with a copy, Dask compares graph names,
+JAX arrays cannot change. Not guarded (documented): names reached only through
+``getattr(obj, name)`` with a computed name, arrays larger than
+`MAX_SNAPSHOT_BYTES` and the items of a global container of more than
+`MAX_CONTAINER` items (a warning when traced code reads one), and anything the
+code draws from outside Python's name lookup (random numbers from a generator it
+makes itself, files, the clock): those run once, at trace time.
 """
 from __future__ import annotations
 
@@ -56,6 +59,8 @@ def _is_value(v) -> bool:
 
 
 def _same_value(a, b) -> bool:
+    if type(b) is _Contents:
+        return a is b.array and b.same(a)
     if type(a) is not type(b):
         return False
     if type(a) is float:
@@ -86,7 +91,42 @@ def _snapshot(v):
         return set(v)
     if type(v) is tuple:
         return tuple(_snapshot(x) for x in v)
+    if not isinstance(v, (type, types.ModuleType)) and is_array(v):
+        same = _contents(None, "an item", v)
+        return _Contents(v, same) if same is not None else v
     return v
+
+
+class _Contents:
+    """An array in a guarded container, with the check that it still holds what it held."""
+
+    __slots__ = ("array", "same")
+
+    def __init__(self, array, same):
+        self.array, self.same = array, same
+
+
+#: arrays read outside the arguments are copied, to compare their contents on every call, up to
+#: this size each; a larger one read by traced code is a warning at trace time
+MAX_SNAPSHOT_BYTES = 64 << 20
+
+
+def _contents(holder, name, value):
+    """The contents guard of an array the code reads outside its arguments. The tape reads such an
+    array by reference, but what the code computed from it outside the array-API calls (``W * 2`` in
+    NumPy itself, ``float(W.sum())``, an ``if`` on it) is baked in: after ``W[...] = new`` in place,
+    only a check of the contents sees that the tape is stale."""
+    same = backends.backend_of(value).content_guard(value, MAX_SNAPSHOT_BYTES)
+    if same is False:
+        where = f"{_holder_name(holder)}.{name}" if holder is not None else "an array inside a container"
+        warnings.warn(
+            f"yota: the traced code reads {where}, an array of more than {MAX_SNAPSHOT_BYTES >> 20} MiB, "
+            f"outside its arguments. yota checks the contents of smaller ones on every call, not of this one: "
+            f"the tape reads it by reference, but a value computed from it outside the array namespace "
+            f"(with NumPy itself, float(), an `if`) will not be recomputed when it changes in place. Pass it "
+            f"as an argument.", RuntimeWarning, stacklevel=2)
+        return None
+    return same
 
 
 def _items(v, budget: int) -> int:
@@ -120,7 +160,8 @@ def _state_key(obj):
 
 
 def _small_container(v) -> bool:
-    return type(v) in (list, dict, set) and _items(v, MAX_CONTAINER) <= MAX_CONTAINER
+    # a tuple too: it cannot change, but the arrays in it can, in place
+    return type(v) in (list, dict, set, tuple) and _items(v, MAX_CONTAINER) <= MAX_CONTAINER
 
 
 class Guards:
@@ -151,7 +192,7 @@ class Guards:
             elif kind == "cell":
                 terms.append(f"h{i}.cell_contents is e{i}")
             elif kind == "array":
-                terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and e{i}[2](e{i}[0]) == e{i}[1]")
+                terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and e{i}[1](e{i}[0])")
             elif kind == "contents" and _only_values(expected[1]):
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and h{i}[{name!r}] == e{i}[1]")
             elif kind == "contents":  # arrays, functions, objects in it: each by identity, nested too
@@ -184,8 +225,7 @@ class Guards:
             except ValueError:
                 return False
             if kind == "array":
-                obj, key, content = expected
-                if now is not obj or content(now) != key:
+                if now is not expected[0] or not expected[1](now):
                     return False
                 continue
             if kind == "contents":
@@ -220,7 +260,7 @@ class Guards:
             except ValueError:
                 return f"a closure cell of {name}"
             if kind == "array":
-                ok = now is expected[0] and expected[2](now) == expected[1]
+                ok = now is expected[0] and expected[1](now)
             elif kind == "contents":
                 ok = _same_value(now, expected[1])
             else:
@@ -279,15 +319,12 @@ class _Collector:
                 kind = "value"
             elif _small_container(value):
                 kind, value = "contents", (value, _snapshot(value))
-            elif type(value) in (list, dict, set):
+            elif type(value) in (list, dict, set) or (type(value) is tuple and not _only_values(value)):
                 _warn_large(holder, name, value)
                 kind = "id"
             elif not isinstance(value, (type, types.ModuleType)) and is_array(value):
-                # a small host array: Python decisions made from its values (an
-                # `if` on it, int(a[0])) are baked in, so its contents are guarded
-                content = backends.backend_of(value).content_key
-                key = content(value)
-                kind, value = ("array", (value, key, content)) if key is not None else ("id", value)
+                same = _contents(holder, name, value)
+                kind, value = ("array", (value, same)) if same is not None else ("id", value)
             else:
                 kind = "id"
         self.entries.append((kind, holder, name, value))

@@ -72,6 +72,9 @@ def active_contexts() -> list:
     return s
 
 
+_PY_DTYPES = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
+
+
 class Context:
     """One trace: the tape being written, the backend, and the rule applications."""
 
@@ -90,12 +93,14 @@ class Context:
         self.batched: set | None = None  # vmap: the variables that depend on a batched input
         self._impl: dict = {}
         self._own_types: set = set()  # result types known to be this backend's arrays
+        self.raised: list = []  # errors yota raised to the traced code that the plain call would not
 
     def release(self) -> None:
         """Drop what only the trace needed (rule applications, pullback closures),
         so that it is freed when the trace ends rather than by the cyclic collector."""
         self.nodes = []
         self._impl = {}
+        self.raised = []  # their tracebacks hold the traced code's frames
 
     # ------------------------------------------------------------------ inputs
 
@@ -450,8 +455,8 @@ class Tracer:
     @property
     def dtype(self):
         d = getattr(self.val, "dtype", None)
-        if d is None:
-            return getattr(self.ctx.xp, "float64")
+        if d is None:  # a Python number: the dtype NumPy gives it (1j * np.float64(x) is a Python complex)
+            return getattr(self.ctx.xp, _PY_DTYPES.get(type(self.val), "float64"))
         return d
 
     @property

@@ -164,12 +164,15 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
         ctx.on_guard = _no_batched_branches(ctx)
     f2, args2 = unflatten(tree, iter(tracers).__next__)
     read = guards.collect(tree)
-    stack = active_contexts()
+    stack, raised = active_contexts(), errors.watched()
     stack.append(ctx)
+    raised.append(ctx.raised)
     try:
         out = f2(*args2)
     finally:
         stack.pop()
+        raised.pop()
+    _check_caught(ctx)
     _check_output(out, kind)
     # the rules the trace applied ran the user's code too (a rule of a primitive reading a global)
     read = read + guards.collect(None, [e.rule.fn for e in map(ops.lookup, ctx.rules_used)
@@ -215,6 +218,15 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
     traced.outputs = concrete + concrete_grads
     traced.rules = ctx.rules_used | _recorded(traced.tape)
     return traced
+
+
+def _check_caught(ctx):
+    """The traced code returned, so each error yota raised to it was caught somewhere: by the user's
+    code (the frame its traceback starts at), that code then did what the plain call does not."""
+    for e in ctx.raised:
+        tb = e.__traceback__
+        if tb is not None and errors._user_file(tb.tb_frame.f_code.co_filename):
+            raise errors.CaughtError(e, f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
 
 
 def _no_batched_branches(ctx):
