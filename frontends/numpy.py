@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import sys
 
-from yota import errors, ops
+from yota import errors, ops, pynumbers
 
 __all__ = ["ufunc", "function", "method", "NumPyMappingError", "UnsupportedArgumentError",
            "UFUNCS", "FUNCTIONS", "METHODS", "ATTRIBUTES"]
@@ -554,11 +554,15 @@ def _clip(ctx, a, a_min=_NOVALUE, a_max=_NOVALUE, out=None, *, min=_NOVALUE, max
 
 @_np("real")
 def _real(ctx, val):
+    if pynumbers.is_python_number(val):
+        return pynumbers.real(val)
     return ctx.call("real", (val,), {}) if _is_complex(val) else _alias(val)
 
 
 @_np("imag")
 def _imag(ctx, val):
+    if pynumbers.is_python_number(val):
+        return pynumbers.imag(val)
     return ctx.call("imag", (val,), {}) if _is_complex(val) else ctx.call("zeros_like", (val,), {})
 
 
@@ -1259,6 +1263,8 @@ def _m_copy(ctx, x, order="C"):
 
 
 def _m_conj(ctx, x):
+    if pynumbers.is_python_number(x):
+        return pynumbers.conjugate(x)
     return ctx.call("conj", (x,), {})
 
 

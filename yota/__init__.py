@@ -11,6 +11,7 @@ from ._layout import ensure_backends
 ensure_backends()
 
 from . import rules  # noqa: E402,F401  (registers every rule in the op table)
+from . import pynumbers  # noqa: E402,F401  (abs(), .real, .imag of traced Python numbers)
 from . import frontends as _frontends  # noqa: E402,F401  (NumPy-style code on Tracers)
 from .backends import default as _default_backend, TRACER_TRAPS as _TRAPS  # noqa: E402
 from .tracer import Tracer as _Tracer, install_trap as _install_trap  # noqa: E402

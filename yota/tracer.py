@@ -638,23 +638,7 @@ def _install_operators():
 
 _install_operators()
 Tracer.__hash__ = object.__hash__
-def _abs(self):
-    # Python's abs() of a traced Python number must stay a Python number (xp.abs would make it a
-    # NumPy float64 scalar, which promotes float32 arrays that the plain float would not): built
-    # from Python's own operators, with the branches as guards. abs(±0.0) is 0.0 with gradient 0.
-    t = type(self.val)
-    if t is float:
-        if self > 0:
-            return self
-        if self < 0:
-            return -self
-        return self * 0.0 + 0.0  # zeros (either sign) and nan, as abs() gives them
-    if t is int:
-        return self if self >= 0 else -self
-    return self.ctx.call("abs", (self,), {})
-
-
-Tracer.__abs__ = _abs
+# abs(): yota/pynumbers.py (a Python number's abs stays a Python number)
 
 
 # ------------------------------------------------------------------ namespaces
