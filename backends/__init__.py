@@ -169,7 +169,7 @@ TRACER_TRAPS = {"__cuda_array_interface__": "cupy"}
 register("numpy", _load("numpy"), transfer="numpy.asarray(x)")
 register("cupy", _load("cupy"), transfer="cupy.asarray(x)")
 register("dask", _load("dask"), joins=("numpy", "cupy"), transfer="dask.array.from_array(x)")
-register("array_api_strict", _load("_generic"), transfer="array_api_strict.asarray(x)")
+register("array_api_strict", _load("array_api_strict"), transfer="array_api_strict.asarray(x)")
 register("torch", _load("torch"), transfer="torch.from_dlpack(x)")  # torch.asarray misreads JAX arrays
 register("jaxlib", _load("jax"), name="jax", transfer="jax.numpy.asarray(x)")
 register("jax", _load("jax"), name="jax", transfer="jax.numpy.asarray(x)")

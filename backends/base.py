@@ -36,6 +36,12 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
                           ``same(x) -> bool`` saying whether ``x`` still holds them
                           bit for bit; None where identity says enough (immutable
                           arrays); False when ``x`` is larger than ``max_bytes``
+``memory_owner(x)``       what owns the memory of ``x`` where other arrays may share it
+                          (NumPy: the innermost ``base``), compared by identity; None
+                          where a write into ``x`` is seen nowhere else (immutable
+                          arrays, scalars): then ``x += y`` is ``x = x + y``
+``overlaps(a, b)``        whether ``a`` and ``b``, of the same owner, share memory
+``covers(a, b)``          whether ``a``'s memory holds all of ``b``'s (False when unsure)
 ``embeds_tracers(x)``     whether an array of the library holds traced values inside
                           (a Dask graph built by calling ``dask.array`` itself on a
                           traced array): such a value cannot become a constant
@@ -71,7 +77,8 @@ class MixedBackendError(TypeError):
     """Arrays that cannot meet in one tape (two libraries, two devices)."""
 
 HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
-         "as_array", "to_numpy", "from_numpy", "reset", "content_guard", "embeds_tracers")
+         "as_array", "to_numpy", "from_numpy", "reset", "content_guard", "embeds_tracers",
+         "memory_owner", "overlaps", "covers")
 
 
 def _identity_transform(tape):
@@ -150,6 +157,14 @@ def _embeds_nothing(x) -> bool:
     return False
 
 
+def _no_owner(x):
+    return None
+
+
+def _no_overlap(a, b) -> bool:
+    return False
+
+
 def _from_numpy(a, like):
     xp = array_api_compat.array_namespace(like)
     try:
@@ -163,7 +178,8 @@ _DEFAULTS: dict[str, Callable] = {
     "device": _generic.device, "to_float": _generic.to_float, "transform": _identity_transform,
     "wrap": _no_wrap, "check_inputs": check_one_device, "as_array": _same, "to_numpy": _to_numpy,
     "from_numpy": _from_numpy, "reset": _no_reset, "content_guard": _content_guard,
-    "embeds_tracers": _embeds_nothing,
+    "embeds_tracers": _embeds_nothing, "memory_owner": _no_owner, "overlaps": _no_overlap,
+    "covers": _no_overlap,
 }
 
 

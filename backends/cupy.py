@@ -54,7 +54,7 @@ import array_api_compat.cupy as namespace  # noqa: F401  (this backend's xp)
 import cupy
 import cupyx
 
-from . import _generic, settings_changed
+from . import _generic, _memory, settings_changed
 from .fusion import cuda as _cuda
 from .fusion import emitter as _emitter
 
@@ -121,6 +121,24 @@ def scatter_add(xp, x, key, values):
 
 def getitem(xp, x, key):
     return x[key]
+
+
+def memory_owner(x):
+    """As NumPy's: the innermost base (a CuPy view's ``base``), None for what no write reaches."""
+    if type(x) is not cupy.ndarray:
+        return None
+    while type(x.base) is cupy.ndarray:
+        x = x.base
+    return x
+
+
+def overlaps(a, b) -> bool:
+    return bool(cupy.may_share_memory(a, b))  # bounds only: the exact test reads every address
+
+
+def covers(a, b) -> bool:
+    return _memory.covers(*(_memory.Layout(x.data.ptr, x.shape, x.strides, x.itemsize,
+                                           x.flags.c_contiguous or x.flags.f_contiguous) for x in (a, b)))
 
 
 def to_numpy(x):

@@ -38,7 +38,7 @@ import numpy as np
 
 from yota import codegen
 
-from . import backend_of, settings_changed
+from . import _memory, backend_of, settings_changed
 from ._generic import device, to_float  # noqa: F401  (part of this backend's ext)
 from .base import MixedBackendError
 from ._pool import UNPOOLED, Exclusive, keep_temporaries
@@ -266,6 +266,35 @@ def content_guard(x, max_bytes):
         return False
     snap = _bits(x).copy()
     return lambda now: (now.dtype, now.shape, now.strides) == layout and np.array_equal(_bits(now), snap)
+
+
+def memory_owner(x):
+    """The object whose memory ``x`` views (the innermost base: an array, or the buffer an array
+    was made from); None for NumPy scalars and Python numbers, which no write can reach."""
+    if type(x) is not np.ndarray:
+        return None
+    while type(x.base) is np.ndarray:
+        x = x.base
+    return x if x.base is None else x.base
+
+
+_TOO_HARD = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)
+
+
+def overlaps(a, b) -> bool:
+    try:
+        return bool(np.shares_memory(a, b, max_work=1000))
+    except _TOO_HARD:  # strides too hard to solve quickly: assume they meet
+        return True
+
+
+def covers(a, b) -> bool:
+    return _memory.covers(_layout(a), _layout(b))
+
+
+def _layout(a):
+    return _memory.Layout(a.__array_interface__["data"][0], a.shape, a.strides, a.itemsize,
+                          a.flags.c_contiguous or a.flags.f_contiguous)
 
 
 def _bits(a):

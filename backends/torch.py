@@ -22,9 +22,34 @@ import array_api_compat.torch as namespace  # noqa: F401  (this backend's xp)
 import numpy as np
 import torch
 
+from . import _memory
+
 is_lazy = False
 #: PyTorch has no negative slice steps: ``x[::-1]`` runs :func:`getitem`, which flips instead
 replaces_getitem = True
+
+
+def memory_owner(x):
+    """The tensor whose storage ``x`` views (PyTorch's ``_base``); None for what no write reaches."""
+    if not isinstance(x, torch.Tensor):
+        return None
+    while x._base is not None:
+        x = x._base
+    return x
+
+
+def _layout(x):
+    size = x.element_size()
+    return _memory.Layout(x.data_ptr(), tuple(x.shape), tuple(s * size for s in x.stride()), size,
+                          x.is_contiguous())
+
+
+def overlaps(a, b) -> bool:
+    return _memory.spans_meet(_layout(a), _layout(b))
+
+
+def covers(a, b) -> bool:
+    return _memory.covers(_layout(a), _layout(b))
 
 
 def device(x):

@@ -103,9 +103,11 @@ def _is_traced(a) -> bool:
 
 
 def _alias(x):
-    """A new handle on the same traced value (like a NumPy view, but safe under copy-on-write)."""
+    """A new handle on the same traced value: a NumPy view (a write into one is seen by the other)."""
     from yota.tracer import Tracer
-    return Tracer(x.val, x.vid, x.ctx, x.diff)
+    new = Tracer(x.val, x.vid, x.ctx, x.diff)
+    x.ctx.views.alias(new, x)
+    return new
 
 
 def _array(ctx, a):
@@ -1271,6 +1273,8 @@ def _m_conj(ctx, x):
 def _m_sort(ctx, x, axis=-1, kind=None, order=None, *, stable=None):
     # ndarray.sort sorts in place: the tracer now names the sorted array (copy-on-write, like x[i] = v).
     new = FUNCTIONS["sort"](ctx, x, axis, kind, order, stable=stable)
+    if ctx.views.writes(x):
+        ctx.views.wrote(x)
     x.val, x.vid, x.diff = new.val, new.vid, new.diff
 
 

@@ -246,6 +246,26 @@ class Guards:
             self._fast = self._compile()
         return True
 
+    def arrays(self) -> list:
+        """The arrays guarded by their contents (read outside the arguments), in containers too."""
+        out: list = []
+
+        def walk(v):
+            if type(v) is _Contents:
+                out.append(v.array)
+            elif type(v) in (list, tuple, set):
+                for x in v:
+                    walk(x)
+            elif type(v) is dict:
+                for x in v.values():
+                    walk(x)
+        for kind, _, _, expected in self.entries:
+            if kind == "array":
+                out.append(expected[0])
+            elif kind == "contents":
+                walk(expected[1])
+        return out
+
     def first_change(self) -> str:
         """What changed, for messages: ``module.NAME`` or ``Class.attr``."""
         for kind, holder, name, expected in self.entries:

@@ -15,6 +15,7 @@ from . import backends, errors, ops
 from .ops.table import DIFF as _NEEDS_RULE, NONE_DEFAULTS
 from .ops.table import OPS as _OPS
 from .tape import CALL, DTYPE_NAMES, GUARD, DeviceOf, DType, Op, TapeBuilder, Var, iter_vars, type_of
+from .views import Views
 
 __all__ = ["Tracer", "Context", "TracingNamespace", "DIFF", "PRIM", "implementation", "active_contexts",
            "is_float", "DTYPE_NAMES"]
@@ -94,6 +95,7 @@ class Context:
         self._impl: dict = {}
         self._own_types: set = set()  # result types known to be this backend's arrays
         self.raised: list = []  # errors yota raised to the traced code that the plain call would not
+        self.views = Views(ext)  # which traced arrays share memory (NumPy views), which are stale
 
     def release(self) -> None:
         """Drop what only the trace needed (rule applications, pullback closures),
@@ -101,6 +103,7 @@ class Context:
         self.nodes = []
         self._impl = {}
         self.raised = []  # their tracebacks hold the traced code's frames
+        self.views = Views(self.ext)
 
     # ------------------------------------------------------------------ inputs
 
@@ -122,13 +125,30 @@ class Context:
 
     def call(self, name, args: tuple, kwargs: dict):
         entry = _OPS.get(name) if type(name) is str else ops.lookup(name)
+        views = self.views
+        if views.stale:
+            views.check(args)
+            if kwargs:
+                views.check(tuple(kwargs.values()))
         if self.mode is DIFF and _any_diff(args, kwargs):
             rule = entry.rule if entry is not None else None
             if rule is not None:
-                return self._apply_rule(entry, rule, args, kwargs)
-            if entry is None or entry.diff == _NEEDS_RULE:
+                out = self._apply_rule(entry, rule, args, kwargs)
+            elif entry is None or entry.diff == _NEEDS_RULE:
                 raise errors.NoRuleError(name)
-        return self.record(name, args, kwargs, entry)
+            else:
+                out = self.record(name, args, kwargs, entry)
+        else:
+            out = self.record(name, args, kwargs, entry)
+        if self.mode is DIFF and entry is not None and entry.views:
+            return views.note(out, args, lambda plain: self._impl_of(name)(*plain, **kwargs))
+        return out
+
+    def _impl_of(self, name):
+        impl = self._impl.get(name)
+        if impl is None:
+            impl = self._impl[name] = implementation(name, self.xp, self.ext)
+        return impl
 
     def _apply_rule(self, entry, rule, args, kwargs):
         if kwargs or len(args) < rule.n_positional:
@@ -297,6 +317,8 @@ class Context:
                             section=self.tape.section, loc=errors.user_location()))
 
     def guard(self, t: "Tracer", kind: str, value):
+        if self.views.stale:
+            self.views.check((t,))
         if self.on_guard is not None:
             self.on_guard(t.vid, kind)
         self.tape.append(Op(GUARD, (), kind, (Var(t.vid), value), section=self.tape.section,
@@ -567,8 +589,14 @@ class Tracer:
 
     def __setitem__(self, key, value):
         # Copy-on-write: the tracer now names a new array; the old one (and the
-        # caller's original) stays as it was.
-        new = self.ctx.call("ext.setitem", (self, _key(key), value), {})
+        # caller's original) stays as it was. Views of it go stale (yota/views.py).
+        key = _key(key)
+        views = self.ctx.views
+        if views.stale:
+            views.writing(self, key)
+        new = self.ctx.call("ext.setitem", (self, key, value), {})
+        if self.ctx.mode is DIFF and views.writes(self):
+            views.wrote(self, key)
         self.val, self.vid, self.diff = new.val, new.vid, new.diff or self.diff
 
     # ---------------------------------------------------------- foreign protocols (front ends)
@@ -621,6 +649,28 @@ def _binop(name):
     return fwd, rev
 
 
+def _inplace(name, dunder):
+    """``x += y`` writes into ``x`` where the library's arrays take writes (NumPy): the same object
+    takes the result, in ``x``'s shape and dtype; elsewhere (Python and NumPy scalars, Dask, JAX)
+    it is ``x = x + y``, as without yota."""
+    write = getattr(operator, f"__i{dunder}__")
+
+    def op(self, other):
+        r = self.ctx.call(name, (self, other), {})
+        ctx = self.ctx
+        if ctx.mode is not DIFF or not ctx.views.writes(self):
+            return r
+        if tuple(r.shape) != self.shape or r.dtype != self.dtype:
+            # the library's own answer to writing this result into x (NumPy: same-kind casting, the
+            # shape of x), on a copy: its error, or x's dtype
+            write(ctx.xp.asarray(self.val, copy=True), other.val if type(other) is Tracer else other)
+            r = ctx.call("astype", (r, self.dtype), {})
+        ctx.views.wrote(self)
+        self.val, self.vid, self.diff = r.val, r.vid, r.diff
+        return self
+    return op
+
+
 def _install_operators():
     for name, entry in ops.OPS.items():
         if not isinstance(name, str):
@@ -631,6 +681,7 @@ def _install_operators():
             setattr(Tracer, f"__{dunder}__", f)
             if entry.infix not in ("<", "<=", ">", ">=", "==", "!="):
                 setattr(Tracer, f"__r{dunder}__", r)
+                setattr(Tracer, f"__i{dunder}__", _inplace(name, dunder))
         elif entry.prefix is not None:
             dunder = {"-": "neg", "+": "pos", "~": "invert"}[entry.prefix]
             setattr(Tracer, f"__{dunder}__", (lambda n: lambda self: self.ctx.call(n, (self,), {}))(name))

@@ -164,6 +164,8 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
         ctx.on_guard = _no_batched_branches(ctx)
     f2, args2 = unflatten(tree, iter(tracers).__next__)
     read = guards.collect(tree)
+    ctx.views.inputs(tracers)
+    ctx.views.outside = read.arrays()
     stack, raised = active_contexts(), errors.watched()
     stack.append(ctx)
     raised.append(ctx.raised)
@@ -178,6 +180,8 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
     read = read + guards.collect(None, [e.rule.fn for e in map(ops.lookup, ctx.rules_used)
                                         if e is not None and e.rule is not None])
     out_tree, out_leaves = flatten(out, out_spec)
+    if ctx.views.stale:
+        ctx.views.check(out_leaves)
     outputs = [_encode_out(ctx, o) for o in out_leaves]
     traced = Traced(kind, None, tree, out_tree, backend, len(outputs),
                     sum(1 for o in out_leaves if hasattr(o, "shape")), guards=read, nested=nested)

@@ -76,11 +76,11 @@ class OpDef:
 
     __slots__ = ("name", "family", "diff", "infix", "prefix", "elementwise", "ufunc", "aliases", "moves_data",
                  "identity_if", "data_dependent", "pure", "alias", "rule", "batch", "label",
-                 "sparse_cotangents")
+                 "sparse_cotangents", "views")
 
     def __init__(self, name, family, diff=DIFF, *, infix=None, prefix=None, elementwise=False, ufunc=None,
                  aliases=(), moves_data=False, identity_if=None, data_dependent=None, pure=True, alias=False,
-                 sparse_cotangents=False):
+                 sparse_cotangents=False, views=False):
         self.name = name
         self.family = family
         self.diff = diff                  # DIFF (needs a rule), NONDIFF (recorded, no derivative), QUERY
@@ -90,6 +90,9 @@ class OpDef:
         self.ufunc = ufunc                # the NumPy/CuPy ufunc of the same meaning (``out=`` reuse)
         self.aliases = aliases            # the ufunc names of NumPy-style code that mean this op (front end)
         self.moves_data = moves_data      # only moves or copies values: an array filled with c stays so
+        # may return a view of an argument in a library with views (NumPy: x[1:], reshape, x.T): a write
+        # into one is seen through the other (yota/views.py)
+        self.views = views or moves_data
         self.identity_if = identity_if    # (x, rest, kwargs) -> True when the call returns x unchanged
         self.data_dependent = data_dependent  # (args) -> True when the result's size depends on values
         self.pure = pure                  # two equal calls give equal results (CSE may merge them)
@@ -302,15 +305,17 @@ def _def(name, family, diff=DIFF, **kw) -> None:
     OPS[name] = OpDef(name, family, diff, **kw)
 
 
-def _ew(name, diff=DIFF, *, aliases=None, ufunc=None, infix=None, prefix=None):
+def _ew(name, diff=DIFF, *, aliases=None, ufunc=None, infix=None, prefix=None, views=False):
     """An elementwise function; ``aliases`` lists NumPy-style names, the first being its ufunc."""
     aliases = (name,) if aliases is None else aliases
     _def(name, "elementwise", diff, elementwise=True, aliases=aliases,
-         ufunc=ufunc if ufunc is not None else (aliases[0] if aliases else None), infix=infix, prefix=prefix)
+         ufunc=ufunc if ufunc is not None else (aliases[0] if aliases else None), infix=infix, prefix=prefix,
+         views=views)
 
 
 # Creation
-for _n in ("asarray", "full_like", "meshgrid", "tril", "triu"):
+_def("asarray", "creation", views=True)
+for _n in ("full_like", "meshgrid", "tril", "triu"):
     _def(_n, "creation")
 _def("full", "creation", data_dependent=_size_from(0, keywords=("shape",)))
 for _n in ("empty_like", "from_dlpack", "ones_like", "zeros_like"):
@@ -322,7 +327,7 @@ _def("eye", "creation", NONDIFF, data_dependent=_size_from(0, 1, keywords=("n_ro
 _def("linspace", "creation", NONDIFF, data_dependent=_size_from(2, keywords=("num",)))
 
 # Data types
-_def("astype", "data type", identity_if=_same_dtype)
+_def("astype", "data type", identity_if=_same_dtype, views=True)
 for _n in ("can_cast", "finfo", "iinfo", "isdtype", "result_type"):
     _def(_n, "data type", QUERY)
 
@@ -342,8 +347,8 @@ _ew("square")
 _ew("sqrt")
 _ew("sign")
 _ew("conj", aliases=("conjugate", "conj"))
-_ew("real", aliases=(), ufunc=None)
-_ew("imag", aliases=(), ufunc=None)
+_ew("real", aliases=(), ufunc=None, views=True)  # of a complex array: views of its memory
+_ew("imag", aliases=(), ufunc=None, views=True)
 # transcendental
 for _n in ("exp", "expm1", "log", "log1p", "log2", "log10", "logaddexp", "sin", "cos", "tan", "sinh", "cosh",
            "tanh", "hypot"):
@@ -381,7 +386,7 @@ _def("tensordot", "linear algebra")
 _def("vecdot", "linear algebra")
 
 # Manipulation
-_def("broadcast_arrays", "manipulation")
+_def("broadcast_arrays", "manipulation", views=True)
 _def("broadcast_shapes", "manipulation", QUERY)
 _def("broadcast_to", "manipulation", moves_data=True, identity_if=_same_shape)
 _def("concat", "manipulation")
@@ -395,7 +400,7 @@ _def("roll", "manipulation", moves_data=True)
 _def("squeeze", "manipulation", moves_data=True)
 _def("stack", "manipulation")
 _def("tile", "manipulation", moves_data=True)
-_def("unstack", "manipulation")
+_def("unstack", "manipulation", views=True)
 
 # Searching
 for _n in ("argmax", "argmin", "count_nonzero", "searchsorted"):
@@ -428,7 +433,8 @@ _def("__array_namespace_info__", "inspection", QUERY)
 for _n in ("cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matmul",
            "matrix_norm", "matrix_power", "matrix_transpose", "outer", "pinv", "qr", "slogdet", "solve", "svd",
            "svdvals", "tensordot", "trace", "vecdot", "vector_norm"):
-    _def("linalg." + _n, "linalg", sparse_cotangents=_n in ("eig", "eigh", "svd"))
+    _def("linalg." + _n, "linalg", sparse_cotangents=_n in ("eig", "eigh", "svd"),
+         views=_n in ("diagonal", "matrix_transpose"))
 _def("linalg.matrix_rank", "linalg", NONDIFF)
 
 # fft extension
@@ -439,9 +445,9 @@ _def("fft.fftfreq", "fft", NONDIFF)
 _def("fft.rfftfreq", "fft", NONDIFF)
 
 # Beyond the standard: indexing operators, einsum, the backend extensions, stop_gradient
-_def("__getitem__", "beyond", data_dependent=_masked_key)
+_def("__getitem__", "beyond", data_dependent=_masked_key, views=True)
 _def("einsum", "beyond")
-_def("ext.getitem", "beyond", data_dependent=_masked_key)
+_def("ext.getitem", "beyond", data_dependent=_masked_key, views=True)
 _def("ext.setitem", "beyond")
 _def("ext.scatter_add", "beyond")
 _def("stop_gradient", "beyond", NONDIFF, alias=True)
