@@ -41,7 +41,7 @@ def _before(xp, x, axis):
 def _others(xp, x, axis):
     """The product of the other entries along ``axis``, at each position: the products
     before it times those after it, with no division."""
-    if x.shape[axis] == 1:
+    if x.shape[axis] <= 1:  # one entry: no others; none (an empty axis): an empty gradient
         return xp.ones_like(x)
     return _before(xp, x, axis) * xp.flip(_before(xp, xp.flip(x, axis=axis), axis), axis=axis)
 
