@@ -581,6 +581,29 @@ def _setitem(g: Gen, name):
     return [f"{name} = xp.asarray({A}, copy=True)", f"{name}[{key}] = {R.choice(vals)}"]
 
 
+def _views(g: Gen, name):
+    """Writes into memory that views share: a view taken, the array or the view written (item
+    assignment, an in-place operator), then both read. NumPy's answer is the reference: yota must
+    give it or raise StaleViewError, never another number."""
+    a = g.pick(lambda v: len(v.shape) >= 1)
+    if a is None:
+        return None
+    R = g.R
+    A, sh = a.name, a.shape
+    n, w = name, f"{name}_w"
+    s = g.scalar()
+    b = g.pick(lambda v: v.shape == sh) or a
+    view = R.choice([f"{n}[{_basic_key(g, sh)}]", f"xp.reshape({n}, {tuple(reversed(sh))!r})",
+                     f"xp.permute_dims({n}, {tuple(reversed(range(len(sh))))!r})" if len(sh) > 1 else f"{n}[...]",
+                     f"{n}", f"xp.asarray({n})"])
+    write = R.choice([f"{n}[{_basic_key(g, sh)}] = {s}", f"{n}[{_basic_key(g, sh)}] = {s}",
+                      f"{w}[...] = {s}", f"{w} *= {g.scalar(nonzero=True)}", f"{w} += {s}",
+                      f"{n} += {b.name}", f"{n} *= {s}", f"{n} -= xp.tanh({b.name})"])
+    read = R.choice([f"{n} = {n} * 1.0 + xp.sum({w})", f"{n} = xp.sum({w} * 2.0) + {n}",
+                     f"{n} = {n} * xp.mean({w})", f"{n} = xp.sin({n}) + 0.0 * xp.sum({w})"])
+    return [f"{n} = {A} * 1.0", f"{w} = {view}", write, read]
+
+
 def _linalg(g: Gen, name):
     R = g.R
     a = g.pick(lambda v: len(v.shape) >= 1)
@@ -658,7 +681,7 @@ def _control(g: Gen, name):
 
 FAMILIES = [(_unary, 14), (_binary, 12), (_scalar_op, 14), (_astype, 4), (_creation, 6), (_reduction, 8),
             (_manip, 10), (_index, 9), (_setitem, 5), (_linalg, 6), (_ints, 2), (_control, 4), (_zeros, 2),
-            (_pyfloat, 4)]
+            (_pyfloat, 4), (_views, 5)]
 
 
 # ---------------------------------------------------------------------- inputs
