@@ -162,11 +162,12 @@ def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
                 cache.remember_fast(fast_key, entry)
             return out
     with collector.paused():
-        traced = trace_call(kind, tree, leaves, skey, sleaves, wrt, aux)
+        traced = trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, origin=(f, tuple(args)))
         if kind == "linearize":
             traced.split = count_leaves(tree.items[1].items[-1])
         variant = make_variant(traced)
-    cache.store(key, None if traced.nested else traced.backend, variant, traced.tape.title, fast_key)
+    if not traced.wrote:
+        cache.store(key, None if traced.nested else traced.backend, variant, traced.tape.title, fast_key)
     if traced.nested:
         # run the compiled function on the outer Tracers, so that the work is
         # recorded on the outer tape
@@ -230,7 +231,7 @@ def trace(f: Callable, *args: Any) -> tuple[Any, Tape]:
     """``(value, tape)``: the forward tape only."""
     _check_callable(f)
     tree, leaves = flatten_call(f, args, spec)
-    traced = trace_call("trace", tree, leaves, None, [])
+    traced = trace_call("trace", tree, leaves, None, [], origin=(f, tuple(args)))
     tape = traced.tape.replace(meta={"traced": traced})
     return make_finisher(traced)(traced.outputs, traced.backend), tape
 
@@ -240,7 +241,7 @@ def gradtape(f: Callable, *args: Any, seed: Any = None, wrt: int | tuple[int, ..
     _check_callable(f)
     tree, leaves = flatten_call(f, args, spec)
     skey, sleaves = seed_key(seed)
-    traced = trace_call("grad", tree, leaves, skey, sleaves, check_wrt(wrt, len(args)))
+    traced = trace_call("grad", tree, leaves, skey, sleaves, check_wrt(wrt, len(args)), origin=(f, tuple(args)))
     return passes.optimize(traced.tape).replace(meta={"traced": traced})
 
 

@@ -311,11 +311,13 @@ def flatten_call(f, args: tuple, spec: Callable[[Any], tuple]) -> tuple[Seq, lis
     return Seq(tuple, (fnode, Seq(tuple, tuple(map(fl, args))))), fl.leaves
 
 
-def unflatten(node, leaves: Callable[[], Any]):
+def unflatten(node, leaves: Callable[[], Any], record: list | None = None):
     """Rebuild a structure like the flattened one, taking leaves from ``leaves()``.
 
     Objects are rebuilt without calling ``__init__`` (it may have side effects):
-    a new instance gets the new field values.
+    a new instance gets the new field values. With ``record``, each rebuilt object, list, dict
+    and closure is appended with what it was given, after its children (``yota/writes.py``
+    compares them after the trace).
     """
     t = type(node)
     if t is Leaf or t is FloatLeaf:
@@ -323,39 +325,51 @@ def unflatten(node, leaves: Callable[[], Any]):
     if t is Static:
         return node.carry.obj if node.carry is not None else node.value
     if t is Seq:
-        items = [unflatten(n, leaves) for n in node.items]
-        return node.kind(items)
+        items = [unflatten(n, leaves, record) for n in node.items]
+        out = node.kind(items)
+        if record is not None and node.kind is list:
+            record.append((node, out, tuple(items)))
+        return out
     if t is Mapping:
-        pairs = zip(node.keys, [unflatten(n, leaves) for n in node.items])
+        values = [unflatten(n, leaves, record) for n in node.items]
+        pairs = zip(node.keys, values)
         if node.cls is dict:
-            return dict(pairs)
-        new = copy.copy(node.proto.obj)  # keeps what a subclass carries (a defaultdict's factory)
-        new.clear()
-        new.update(pairs)
-        return new
+            out = dict(pairs)
+        else:
+            out = copy.copy(node.proto.obj)  # keeps what a subclass carries (a defaultdict's factory)
+            out.clear()
+            out.update(pairs)
+        if record is not None:
+            record.append((node, out, tuple(values)))
+        return out
     if t is NamedTup:
-        return node.cls(*(unflatten(n, leaves) for n in node.items))
+        return node.cls(*(unflatten(n, leaves, record) for n in node.items))
     if t is Obj:
         obj = object.__new__(node.cls)
-        for name, n in zip(node.names, node.items):
-            object.__setattr__(obj, name, unflatten(n, leaves))
+        values = [unflatten(n, leaves, record) for n in node.items]
+        for name, v in zip(node.names, values):
+            object.__setattr__(obj, name, v)
+        if record is not None:
+            record.append((node, obj, tuple(values)))
         return obj
     if t is Func:
         f = node.carry.obj
         if not node.cells:
             return f
-        cells = tuple(types.CellType() if n is _EMPTY_CELL else types.CellType(unflatten(n, leaves))
-                      for n in node.cells)
+        values = [None if n is _EMPTY_CELL else unflatten(n, leaves, record) for n in node.cells]
+        cells = tuple(types.CellType() if n is _EMPTY_CELL else types.CellType(v) for n, v in zip(node.cells, values))
         g = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, cells)
         g.__kwdefaults__ = f.__kwdefaults__
         g.__dict__.update(f.__dict__)
+        if record is not None:
+            record.append((node, cells, tuple(values)))
         return g
     if t is Method:
-        return types.MethodType(node.func, unflatten(node.self_node, leaves))
+        return types.MethodType(node.func, unflatten(node.self_node, leaves, record))
     if t is Partial:
-        func = unflatten(node.func, leaves)
-        args = unflatten(node.args, leaves)
-        kw = unflatten(node.keywords, leaves)
+        func = unflatten(node.func, leaves, record)
+        args = unflatten(node.args, leaves, record)
+        kw = unflatten(node.keywords, leaves, record)
         return node.cls(func, *args, **kw)
     raise AssertionError(node)
 

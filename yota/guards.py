@@ -246,6 +246,18 @@ class Guards:
             self._fast = self._compile()
         return True
 
+    def current(self):
+        """(what, value now) of every guarded binding: where the traced code may have left a value."""
+        for kind, holder, name, _ in self.entries:
+            if kind == "state":
+                continue
+            try:
+                v = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+            except ValueError:
+                continue
+            if v is not _MISSING:
+                yield (f"a closure cell of {name}" if kind == "cell" else f"{_holder_name(holder)}.{name}"), v
+
     def arrays(self) -> list:
         """The arrays guarded by their contents (read outside the arguments), in containers too."""
         out: list = []

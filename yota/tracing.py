@@ -13,7 +13,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import backends, errors, guards, ops
+from . import backends, errors, guards, ops, writes
 from .flatten import Func, Method, Obj, Partial, Static, count_leaves, flatten, leaf_paths, unflatten
 from .gradtape import backward
 from .tape import Tape, Var
@@ -38,6 +38,7 @@ class Traced:
     rules: set = field(default_factory=set)
     guards: Any = None
     nested: bool = False            # traced inside another trace (inputs were Tracers)
+    wrote: bool = False             # it wrote into the caller's objects: not cached (a cached call would not)
     split: int = 0                  # linearize: the trailing leaves that are tangents
 
 
@@ -126,16 +127,18 @@ def owners(tree) -> list[int]:
 # --------------------------------------------------------------------------- tracing
 
 def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux: bool = False,
-               batched: set | None = None) -> Traced:
+               batched: set | None = None, origin=None) -> Traced:
+    """``origin``: the call ``(f, args)`` that ``tree`` was flattened from, whose objects take
+    the trace's writes (`yota.writes`)."""
     made: list = []
     try:
-        return _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made)
+        return _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, origin)
     finally:
         for ctx in made:  # the rules' closures and snapshots form cycles with the context: free them now
             ctx.release()
 
 
-def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> Traced:
+def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, origin=None) -> Traced:
     """Trace one call. ``kind``: "trace" (the forward tape), "grad" (forward and
     backward; the seed from ``skey``/``sleaves``) or "vjp" (the cotangents become
     inputs). With ``aux`` the function returns ``(value, aux)`` and only the value
@@ -162,7 +165,8 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
     if batched is not None:
         ctx.batched = {tracers[i].vid for i in batched}
         ctx.on_guard = _no_batched_branches(ctx)
-    f2, args2 = unflatten(tree, iter(tracers).__next__)
+    record: list = []
+    f2, args2 = unflatten(tree, iter(tracers).__next__, record)
     read = guards.collect(tree)
     ctx.views.inputs(tracers)
     ctx.views.outside = read.arrays()
@@ -175,6 +179,9 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
         stack.pop()
         raised.pop()
     _check_caught(ctx)
+    wrote = writes.after_trace(ctx, record, writes.originals(tree, origin, []) if origin is not None else None,
+                               [(t, vid, leaf) for t, (vid, _), leaf in zip(tracers, inputs, leaves)],
+                               writes.passed_through(tree, []), read)
     _check_output(out, kind)
     # the rules the trace applied ran the user's code too (a rule of a primitive reading a global)
     read = read + guards.collect(None, [e.rule.fn for e in map(ops.lookup, ctx.rules_used)
@@ -185,6 +192,7 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made) -> T
     outputs = [_encode_out(ctx, o) for o in out_leaves]
     traced = Traced(kind, None, tree, out_tree, backend, len(outputs),
                     sum(1 for o in out_leaves if hasattr(o, "shape")), guards=read, nested=nested)
+    traced.wrote = wrote
     concrete = [_concrete(o) for o in out_leaves]
     if kind in ("trace", "linearize"):
         traced.tape = ctx.tape.freeze(outputs, len(outputs))
