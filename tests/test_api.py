@@ -12,6 +12,7 @@ from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 
 import yota
+from _helpers import namespace_of
 from yota.testing import check_grad
 
 
@@ -527,3 +528,54 @@ def test_cupy_arrays_on_two_devices_name_both():
     check_devices([fake(0), fake(0)])
     with pytest.raises(MixedBackendError, match="Device 0.*Device 1"):
         check_devices([fake(0), fake(1)])
+
+
+def test_a_pullback_keeps_the_values_of_its_call(backend):
+    # the backward half reads x and W themselves (and views of them: x.T, x[:, :1]); a write the
+    # caller makes into them after vjp/linearize must not reach the pullback (JAX's semantics)
+    r = np.random.default_rng(4)
+    x0, W0, ct = r.standard_normal((4, 5)), r.standard_normal((5, 5)) * 0.3, r.standard_normal((4, 5))
+
+    def f(x, W):
+        xp = namespace_of(x)
+        return xp.tanh(x @ W) * x[:, :1]
+
+    want = yota.vjp(f, backend.asarray(x0), backend.asarray(W0))[1](backend.asarray(ct))
+    want_jv = yota.linearize(f, backend.asarray(x0), backend.asarray(W0))[1](backend.asarray(ct), backend.asarray(W0))
+    for _ in range(2):  # traced, then cached
+        x, W = backend.asarray(x0.copy()), backend.asarray(W0.copy())
+        _, pb = yota.vjp(f, x, W)
+        _, f_jvp = yota.linearize(f, x, W)
+        x[...] = 0.0
+        W[...] = 1.0
+        got = pb(backend.asarray(ct))
+        for a, b in zip(got[1:], want[1:]):
+            np.testing.assert_allclose(yota.testing.to_numpy(a), yota.testing.to_numpy(b), rtol=1e-12)
+        np.testing.assert_allclose(yota.testing.to_numpy(f_jvp(backend.asarray(ct), backend.asarray(W0))),
+                                   yota.testing.to_numpy(want_jv), rtol=1e-12)
+
+
+def test_yota_testing_is_an_attribute_of_yota():
+    # the documented call, from a fresh interpreter: import yota, then yota.testing.check_grad
+    import subprocess
+    import sys
+    code = "import yota; print(yota.testing.check_grad.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "check_grad", out.stderr[-500:]
+
+
+def test_asarray_of_a_list_of_traced_values(backend):
+    # jnp.array([a, b]) / np.asarray([a, b]): the values stacked, nested lists as more axes
+    def f(x):
+        xp = namespace_of(x)
+        v = xp.asarray([x[0] * 2.0, xp.sum(x), 1.5])
+        m = xp.asarray([[x[0], x[1]], [x[1], 3.0]])
+        return xp.sum(v * v) + xp.sum(m @ m)
+
+    x = backend.asarray(np.array([0.5, -1.0, 2.0]))
+    if backend.name == "array_api_strict":
+        pytest.skip("array-api-strict refuses arrays inside asarray's list (the standard has stack)")
+    yota.testing.check_grad(f, x)
+    x32 = backend.asarray(np.array([0.5, -1.0], dtype=np.float32))
+    pair = yota.trace(lambda x: namespace_of(x).asarray([x[0], x[1]]), x32)[0]
+    assert pair.dtype == x32.dtype

@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    if name == "testing":
-        from . import testing
-        return testing
+    if name == "testing":  # loaded on first use (``from . import testing`` here would ask this again)
+        import importlib
+        return importlib.import_module(f"{__name__}.testing")
     raise AttributeError(name)

@@ -72,7 +72,10 @@ def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
         if traced.kind == "linearize":  # the call's tangent leaves are the pushforward's, not the forward's
             fn = _drop_last(fn, traced.split)
         bwd = passes.lower(bwd_tape, backend, "backward" if traced.kind == "vjp" else "tangent")
-        finish = make_finisher(traced, bwd)
+        inputs = set(fwd_tape.inputs)
+        callers = tuple(i for i, o in enumerate(fwd_tape.outputs[fwd_tape.n_value:])
+                        if isinstance(o, Var) and o.id in inputs)
+        finish = make_finisher(traced, bwd, callers)
     else:
         fn = passes.lower(tape, backend, traced.kind)
         finish = make_finisher(traced)
@@ -121,7 +124,23 @@ def _array_or_zero(as_array):
     return f
 
 
-def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
+def _own_copies(residuals, callers: tuple, backend) -> list:
+    """The residuals that may be the caller's own memory, copied where the library's arrays can be
+    written: an argument the backward half reads (``x`` of ``x @ W``: ``callers``), and any view
+    (``x.T``, ``x[:, :1]``: memory owned by another array). The pullback then keeps the values of
+    the call, as JAX's does, whatever the caller writes into its arrays later."""
+    residuals = list(residuals)
+    if backend is None:
+        return residuals  # nested: the residuals are the outer trace's values
+    owner, xp = backend.memory_owner, backend.namespace
+    for i, r in enumerate(residuals):
+        o = owner(r)
+        if o is not None and (o is not r or i in callers):
+            residuals[i] = xp.asarray(r, copy=True)
+    return residuals
+
+
+def make_finisher(traced: Traced, bwd: Callable | None = None, callers: tuple = ()) -> Callable:
     tree, out_tree, n_value = traced.tree, traced.out_tree, traced.n_value
     fnode, argsnode = tree.items
     grad_tree = Seq(tuple, (fnode,) + tuple(argsnode.items))
@@ -137,7 +156,7 @@ def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
     if kind == "trace":
         return lambda out, backend: build_value(out)
     if kind == "linearize":
-        return _linearize_finisher(traced, bwd)
+        return _linearize_finisher(traced, bwd, callers)
     if kind == "grad":
         return lambda out, backend: (build_value(out), grads_of(out[n_value:]))
 
@@ -145,7 +164,7 @@ def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
 
     def finish_vjp(out, backend):
         value = build_value(out)
-        residuals = out[n_value:]
+        residuals = _own_copies(out[n_value:], callers, None if traced.nested else backend)
         xp = backend.namespace
 
         def pullback(cotangent):
@@ -160,7 +179,7 @@ def make_finisher(traced: Traced, bwd: Callable | None = None) -> Callable:
     return finish_vjp
 
 
-def _linearize_finisher(traced: Traced, bwd: Callable) -> Callable:
+def _linearize_finisher(traced: Traced, bwd: Callable, callers: tuple = ()) -> Callable:
     y_node = traced.out_tree.items[0]
     n_y = count_leaves(y_node)
     build_y = compile_builder(y_node, "value")
@@ -169,7 +188,7 @@ def _linearize_finisher(traced: Traced, bwd: Callable) -> Callable:
 
     def finish(out, backend):
         value = build_y(out[:n_y])
-        residuals = out[n_y:]
+        residuals = _own_copies(out[n_y:], callers, None if traced.nested else backend)
         xp = backend.namespace
 
         def pushforward(tangents):

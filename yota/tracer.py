@@ -741,6 +741,11 @@ class TracingNamespace:
                             args and type(args[0]) is Tracer and hasattr(args[0].val, "shape")):
                         args = _with_an_array(ctx, args)
                     return ctx.call(full, args, kwargs)
+            elif full == "asarray":
+                def value(obj, /, **kwargs):
+                    if type(obj) in (list, tuple) and _holds_tracers(obj):
+                        return _stacked(ctx, obj, kwargs)
+                    return ctx.call(full, (obj,), kwargs)
             else:
                 def value(*args, **kwargs):
                     return ctx.call(full, args, kwargs)
@@ -795,6 +800,21 @@ class TracingExt:
 
 def _concrete(a):
     return a.val if isinstance(a, Tracer) else a
+
+
+def _holds_tracers(obj) -> bool:
+    return any(type(e) is Tracer or (type(e) in (list, tuple) and _holds_tracers(e)) for e in obj)
+
+
+def _stacked(ctx, obj, kwargs):
+    """``xp.asarray([a, b])`` of traced values (``jnp.array([a, b])``, ``np.asarray`` of a list): the
+    items stacked along a new first axis, nested lists as deeper axes, in the dtype NumPy's asarray
+    gives the list."""
+    items = [_stacked(ctx, e, kwargs) if type(e) in (list, tuple) else
+             e if type(e) is Tracer else ctx.call("asarray", (e,), {}) for e in obj]
+    out = ctx.call("stack", (items,), {"axis": 0})
+    dtype = kwargs.get("dtype")
+    return out if dtype is None or out.dtype == dtype else ctx.call("astype", (out, dtype), {})
 
 
 def _is_arrayish(a) -> bool:
