@@ -579,3 +579,27 @@ def test_asarray_of_a_list_of_traced_values(backend):
     x32 = backend.asarray(np.array([0.5, -1.0], dtype=np.float32))
     pair = yota.trace(lambda x: namespace_of(x).asarray([x[0], x[1]]), x32)[0]
     assert pair.dtype == x32.dtype
+
+
+_W_READ = {}
+
+
+def _reads_global_w(x):
+    W = _W_READ["W"]
+    return namespace_of(x).tanh(x @ W.T) * W[0, ...]  # the backward half reads W itself
+
+
+def test_a_pullback_after_a_global_it_reads_was_written_in_place(backend):
+    r = np.random.default_rng(6)
+    _W_READ["W"] = W = backend.asarray(r.standard_normal((5, 5)))
+    x, ct = backend.asarray(r.standard_normal((3, 5))), backend.asarray(r.standard_normal((3, 5)))
+    try:
+        for _ in range(2):  # traced, then cached
+            _, pb = yota.vjp(_reads_global_w, x)
+            pb(ct)  # unchanged: fine
+            W[0, ...] = backend.asarray(np.zeros(5))
+            with pytest.raises(yota.errors.StaleTapeError, match="written in place since this vjp"):
+                pb(ct)
+            _W_READ["W"] = W = backend.asarray(r.standard_normal((5, 5)))
+    finally:
+        _W_READ.clear()

@@ -97,6 +97,16 @@ def _snapshot(v):
     return v
 
 
+def _contents_same(v) -> bool:
+    if type(v) is _Contents:
+        return v.same(v.array)
+    if type(v) in (list, tuple, set):
+        return all(_contents_same(x) for x in v)
+    if type(v) is dict:
+        return all(_contents_same(x) for x in v.values())
+    return True
+
+
 class _Contents:
     """An array in a guarded container, with the check that it still holds what it held."""
 
@@ -257,6 +267,16 @@ class Guards:
                 continue
             if v is not _MISSING:
                 yield (f"a closure cell of {name}" if kind == "cell" else f"{_holder_name(holder)}.{name}"), v
+
+    def arrays_unchanged(self) -> bool:
+        """Whether every array guarded by its contents still holds them (the tape reads those
+        arrays by reference: a pullback called later must not see a write into one)."""
+        for kind, _, _, expected in self.entries:
+            if kind == "array" and not expected[1](expected[0]):
+                return False
+            if kind == "contents" and not _contents_same(expected[1]):
+                return False
+        return True
 
     def arrays(self) -> list:
         """The arrays guarded by their contents (read outside the arguments), in containers too."""

@@ -140,6 +140,18 @@ def _own_copies(residuals, callers: tuple, backend) -> list:
     return residuals
 
 
+def _still_read_as_traced(traced: Traced) -> None:
+    """A global array the backward half reads (by reference, as the tape does) written in place
+    since the call: the pullback would compute with its new values."""
+    g = traced.guards
+    if g is not None and len(g) and not g.arrays_unchanged():
+        raise errors.StaleTapeError(
+            "an array the function reads outside its arguments (a global, a class attribute) was written "
+            "in place since this vjp/linearize call, and the pullback reads it: it would compute with the "
+            "new values. Call the pullback before changing the array, or pass the array as an argument "
+            "(the pullback then keeps the values of the call).")
+
+
 def make_finisher(traced: Traced, bwd: Callable | None = None, callers: tuple = ()) -> Callable:
     tree, out_tree, n_value = traced.tree, traced.out_tree, traced.n_value
     fnode, argsnode = tree.items
@@ -168,6 +180,7 @@ def make_finisher(traced: Traced, bwd: Callable | None = None, callers: tuple = 
         xp = backend.namespace
 
         def pullback(cotangent):
+            _still_read_as_traced(traced)
             _, cleaves = flatten(cotangent, spec)
             if len(cleaves) != n_arrays:
                 raise errors.SeedError(f"the cotangent passed to the pullback has {len(cleaves)} arrays; the "
@@ -192,6 +205,7 @@ def _linearize_finisher(traced: Traced, bwd: Callable, callers: tuple = ()) -> C
         xp = backend.namespace
 
         def pushforward(tangents):
+            _still_read_as_traced(traced)
             _, tleaves = flatten(tangents, spec)
             if len(tleaves) != n_t:
                 raise errors.ArgumentError(f"the tangents have {len(tleaves)} arrays; the primals have {n_t}")
