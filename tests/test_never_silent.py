@@ -532,3 +532,18 @@ def test_values_equal_the_plain_call_to_the_last_bit(backend, rng):
         val, _ = yota.grad(filled, backend.asarray(np.asarray(-0.0)), seed="ones")
         for v in val:
             assert np.all(np.signbit(to_numpy(v)))
+
+
+def test_copies_of_traced_arrays_and_pickling(backend):
+    import copy
+    import pickle
+
+    def f(x, params):
+        p = copy.deepcopy(params)  # a deep copy of the parameters inside the loss
+        p["w"] = p["w"] * 2.0
+        return namespace_of(x).sum(copy.copy(x) * p["w"]) + namespace_of(x).sum(params["w"])
+
+    check_grad(f, backend.asarray([1.0, 2.0]), {"w": backend.asarray([0.5, 0.25])})
+    with pytest.raises(yota.errors.UntraceableError, match="pickling a traced array") as e:
+        yota.grad(lambda x: namespace_of(x).sum(x) * len(pickle.dumps(x)), backend.asarray([1.0, 2.0]))
+    assert HERE in str(e.value)

@@ -563,6 +563,19 @@ class Tracer:
         raise errors.UntraceableError("exporting a traced array through DLPack",
                                       "the exported buffer would not be recorded on the tape")
 
+    # copy.copy / copy.deepcopy of a traced array: a new array of the same values, as for NumPy's
+    # (a deepcopy of the parameters inside a loss is common); pickling one cannot be traced
+    def __copy__(self):
+        return self.ctx.call("asarray", (self,), {"copy": True})
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        raise errors.UntraceableError("pickling a traced array",
+                                      "its value is only known for this trace. Pickle the arrays outside "
+                                      "the traced function, or the results it returns")
+
     def tolist(self):
         raise errors.UntraceableError(".tolist() on a traced array",
                                       "a Python list leaves the tape, so no gradient could flow through it. "
