@@ -533,6 +533,8 @@ def test_cupy_arrays_on_two_devices_name_both():
 def test_a_pullback_keeps_the_values_of_its_call(backend):
     # the backward half reads x and W themselves (and views of them: x.T, x[:, :1]); a write the
     # caller makes into them after vjp/linearize must not reach the pullback (JAX's semantics)
+    if backend.name == "jax":
+        pytest.skip("JAX arrays cannot be written")
     r = np.random.default_rng(4)
     x0, W0, ct = r.standard_normal((4, 5)), r.standard_normal((5, 5)) * 0.3, r.standard_normal((4, 5))
 
@@ -590,6 +592,8 @@ def _reads_global_w(x):
 
 
 def test_a_pullback_after_a_global_it_reads_was_written_in_place(backend):
+    if backend.name == "jax":
+        pytest.skip("JAX arrays cannot be written")
     r = np.random.default_rng(6)
     _W_READ["W"] = W = backend.asarray(r.standard_normal((5, 5)))
     x, ct = backend.asarray(r.standard_normal((3, 5))), backend.asarray(r.standard_normal((3, 5)))

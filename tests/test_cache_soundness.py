@@ -585,6 +585,8 @@ def test_arrays_read_outside_the_arguments_changed_in_place(backend, holder, mon
     # The tape reads such an array by reference, but what the code computed from it without the
     # tracer (W * 2.0 in the library itself, the `if`) is baked in: an in-place change must retrace.
     # 100 elements: more than the small arrays keyed by their bytes.
+    if backend.name == "jax":
+        pytest.skip("JAX arrays cannot be written in place: identity guards them")
     put, read = _HOLDERS[holder]
     r = np.random.default_rng(7)
     W = backend.asarray(r.standard_normal((10, 10)))
@@ -609,6 +611,8 @@ def _signs_of(x):
 
 def test_contents_are_compared_bit_for_bit(backend, monkeypatch):
     # 0.0 and -0.0 compare equal but are different contents; NaN is unchanged when it stays NaN
+    if backend.name == "jax":
+        pytest.skip("JAX arrays cannot be written in place: identity guards them")
     W = backend.asarray(np.zeros((10, 10)))
     monkeypatch.setitem(globals(), "_W_GLOBAL", W)
     x = backend.asarray(np.ones((10, 10)))

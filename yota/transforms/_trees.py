@@ -22,13 +22,16 @@ def structure(tree: Any):
 
 
 def namespace_of(*trees):
-    """The array namespace of the first array leaf (a Tracer's tracing namespace)."""
+    """The array namespace of the first array leaf (a Tracer's tracing namespace; the backend's
+    for a library without ``__array_namespace__``, such as PyTorch)."""
+    from .. import backends
     for t in trees:
         for x in leaves(t):
             ns = getattr(x, "__array_namespace__", None)
             if ns is not None:
                 return ns()
-    from .. import backends
+            if hasattr(x, "shape") and hasattr(x, "dtype"):
+                return backends.backend_of(x).namespace
     return backends.default().namespace
 
 
