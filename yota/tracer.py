@@ -141,10 +141,11 @@ class Context:
         else:
             out = self.record(name, args, kwargs, entry)
         if self.mode is DIFF and entry is not None and entry.views:
-            return views.note(out, args, lambda plain: self._impl_of(name)(*plain, **kwargs))
+            return views.note(out, args, self, name, kwargs)
         return out
 
-    def _impl_of(self, name):
+    def implementation_of(self, name):
+        """The library's function behind an op name (cached per trace)."""
         impl = self._impl.get(name)
         if impl is None:
             impl = self._impl[name] = implementation(name, self.xp, self.ext)

@@ -47,7 +47,7 @@ class Views:
 
     def __init__(self, ext):
         self.ext = ext
-        self.shared: list = []  # weak references to tracers that share memory with another one
+        self.shared: dict = {}  # id(tracer) -> a weak reference to it: tracers that share memory
         self.stale: dict = {}  # id(tracer) -> (tracer, where it was written, the plain memory written)
         self.plain: dict = {}  # id(tracer) -> (tracer, its plain memory), where that is not its value
         self.outside: list = []  # arrays the code reads outside its arguments (guarded globals)
@@ -56,8 +56,8 @@ class Views:
         hit = self.plain.get(id(t))
         return hit[1] if hit is not None and hit[0] is t else t.val
 
-    def note(self, out, args, replay):
-        """After an op that may return a view (``replay(plain_args)`` runs it again): the results
+    def note(self, out, args, ctx, name, kwargs):
+        """After an op that may return a view (``ctx`` runs ``name`` again on other values): the results
         that view an argument's memory, and those arguments, share memory. Returns the result: the
         argument itself where the library returns its argument (``asarray(x) is x``)."""
         owner = self.ext.memory_owner
@@ -73,7 +73,8 @@ class Views:
             # a written array's view, or a call that gave back its argument's value (the trace skips
             # an astype to the same dtype; Dask's x[...] is x): the same op on the plain memory says
             # what the plain program has (NumPy's astype copies, its reshape views, asarray is x)
-            plain_out = replay(tuple(self.memory(a) if hasattr(a, "vid") else a for a in args))
+            plain_out = ctx.implementation_of(name)(*(self.memory(a) if hasattr(a, "vid") else a for a in args),
+                                                    **kwargs)
             if single:
                 for a in tracers:
                     if plain_out is self.memory(a):
@@ -116,7 +117,9 @@ class Views:
                     self._share(t)
 
     def _share(self, t) -> None:
-        self.shared.append(weakref.ref(t))
+        ref = self.shared.get(id(t))
+        if ref is None or ref() is not t:  # (an id of a dead tracer may be taken again)
+            self.shared[id(t)] = weakref.ref(t)
 
     def writes(self, target) -> bool:
         """Whether a write into ``target`` lands in memory (NumPy arrays: yes; scalars: no)."""
@@ -145,12 +148,12 @@ class Views:
                     "the tape holds that array as it was, where NumPy would see the write. Pass the array "
                     "once, as an argument, or copy it before writing: xp.asarray(x, copy=True)")
         where = errors.user_location()
-        alive = []
-        for ref in self.shared:
+        alive = {}
+        for k, ref in self.shared.items():
             u = ref()
             if u is None:
                 continue
-            alive.append(ref)
+            alive[k] = ref
             if u is not target:
                 m = self.memory(u)
                 if owner(m) is mine and overlaps(m, region):
