@@ -64,6 +64,14 @@ class Views:
         tracers = [a for a in args if hasattr(a, "vid")]
         if not tracers:
             return out
+        if len(tracers) == 1 and hasattr(out, "vid"):  # x[i], reshape(x), x.T: the common call, inline
+            a = tracers[0]
+            if out.val is not a.val and id(a) not in self.plain:
+                mine = owner(out.val)
+                if mine is not None and mine is owner(a.val):
+                    self._share(out)
+                    self._share(a)
+                return out
         single = not isinstance(out, (tuple, list))
         outs = (out,) if single else out
         same = single and hasattr(out, "vid") and any(out.val is a.val for a in tracers)
