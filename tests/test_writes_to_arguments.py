@@ -141,3 +141,21 @@ def test_a_write_inside_a_transformation_raises(rng):
     g = yota.vmap(lambda r, m: m(r), in_axes=(0, None))
     with pytest.raises(ArgumentWriteError, match="inside a transformation"):
         g(rng.standard_normal((4, 3)), m)
+
+
+class _Regroups:
+    def __init__(self, a, b):
+        self.params = [a, b]
+
+    def __call__(self, x):
+        self.params = list(self.params)  # a new list of the same arrays: harmless in NumPy
+        self.first = (self.params[0], "w")
+        return namespace_of(x).sum(x * self.params[0] * self.params[1])
+
+
+def test_new_containers_of_the_arguments_own_arrays_are_carried_over(backend):
+    a, b = backend.asarray(np.ones(3)), backend.asarray(np.full(3, 2.0))
+    m = _Regroups(a, b)
+    for _ in range(2):
+        yota.grad(m, backend.asarray(np.array([1.0, 2.0, 3.0])))
+        assert m.params[0] is a and m.params[1] is b and m.first == (a, "w")

@@ -145,10 +145,16 @@ def after_trace(ctx, record: list, origin: list | None, inputs: list, passed: li
         for (_, rebuilt, _), orig in zip(record, origin):
             back[id(rebuilt)] = orig
 
-    def value(v, what):
+    def value(v, what, depth=4):
+        # the caller's object for a rebuilt one; a new list, tuple or dict of them (self.layers =
+        # list(self.layers)) holds the caller's objects too; a traced value cannot be carried out
         hit = back.get(id(v), _UNSET)
         if hit is not _UNSET:
             return hit
+        if depth and type(v) in (list, tuple) and _tracer_in(v, ctx):
+            return type(v)(value(x, what, depth - 1) for x in v)
+        if depth and type(v) is dict and _tracer_in(v, ctx):
+            return {k: value(x, what, depth - 1) for k, x in v.items()}
         if _tracer_in(v, ctx):
             raise ArgumentWriteError(what)
         return v
