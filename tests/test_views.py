@@ -218,3 +218,28 @@ def test_sort_in_place_makes_its_views_stale(rng):
 
     with pytest.raises(StaleViewError):
         yota.grad(f, rng.standard_normal(4))
+
+
+def _zeroes_its_argument(h):
+    h[0, ...] = 0.0
+    return h * 2.0
+
+
+@pytest.mark.parametrize("how", ["grad", "vmap", "checkpoint"])
+def test_a_write_into_an_argument_inside_a_nested_transformation(backend, how):
+    # in NumPy the inner function's write changes the enclosing code's array, which the
+    # enclosing trace cannot follow: an error, where a copy first is the fix
+    def f(x):
+        xp = namespace_of(x)
+        y = x * 1.0
+        if how == "grad":
+            inner = yota.grad(lambda h: namespace_of(h).sum(_zeroes_its_argument(h)), y)[0]
+        elif how == "vmap":
+            inner = xp.sum(yota.vmap(_zeroes_its_argument)(y))
+        else:
+            inner = xp.sum(yota.checkpoint(_zeroes_its_argument)(y))
+        return xp.sum(y) + inner
+
+    x = backend.asarray(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(yota.errors.UntraceableError, match="Copy the argument before writing"):
+        yota.grad(f, x)

@@ -127,18 +127,19 @@ def owners(tree) -> list[int]:
 # --------------------------------------------------------------------------- tracing
 
 def trace_call(kind: str, tree, leaves: list, skey, sleaves: list, wrt=None, aux: bool = False,
-               batched: set | None = None, origin=None) -> Traced:
+               batched: set | None = None, origin=None, inner: bool = False) -> Traced:
     """``origin``: the call ``(f, args)`` that ``tree`` was flattened from, whose objects take
-    the trace's writes (`yota.writes`)."""
+    the trace's writes (`yota.writes`). ``inner``: the arguments are values of an enclosing
+    trace (vmap inside a traced function passes their examples)."""
     made: list = []
     try:
-        return _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, origin)
+        return _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, origin, inner)
     finally:
         for ctx in made:  # the rules' closures and snapshots form cycles with the context: free them now
             ctx.release()
 
 
-def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, origin=None) -> Traced:
+def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, origin=None, inner=False) -> Traced:
     """Trace one call. ``kind``: "trace" (the forward tape), "grad" (forward and
     backward; the seed from ``skey``/``sleaves``) or "vjp" (the cotangents become
     inputs). With ``aux`` the function returns ``(value, aux)`` and only the value
@@ -179,6 +180,8 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
         stack.pop()
         raised.pop()
     _check_caught(ctx)
+    if nested or inner:
+        _check_inner_writes(ctx, tracers, inputs)
     wrote = writes.after_trace(ctx, record, writes.originals(tree, origin, []) if origin is not None else None,
                                [(t, vid, leaf) for t, (vid, _), leaf in zip(tracers, inputs, leaves)],
                                writes.passed_through(tree, []), read)
@@ -230,6 +233,19 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
     traced.outputs = concrete + concrete_grads
     traced.rules = ctx.rules_used | _recorded(traced.tape)
     return traced
+
+
+def _check_inner_writes(ctx, tracers, inputs):
+    """A transformation inside a traced function (an inner grad, vmap) ran a function that wrote
+    into its argument: in NumPy the enclosing code's array changes too, which the enclosing trace
+    would not see."""
+    for t, (vid, _) in zip(tracers, inputs):
+        if t.vid != vid or id(t) in ctx.views.stale:
+            raise errors.UntraceableError(
+                "a write into an argument of a function that a transformation runs inside a traced "
+                "function (yota.grad, vjp, vmap or checkpoint of it)",
+                "in NumPy the write changes the enclosing code's array as well, which the enclosing trace "
+                "cannot follow. Copy the argument before writing into it: x = xp.asarray(x, copy=True)")
 
 
 def _check_caught(ctx):

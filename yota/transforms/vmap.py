@@ -173,7 +173,8 @@ def _build(tree, leaves, axes, out_axes, size, nested):
     concrete = [x.val if type(x) is Tracer else x for x in leaves]
     backend = backends.select(concrete)
     examples = [_example(backend.namespace, x, a) for x, a in zip(concrete, axes)]
-    traced = trace_call("trace", tree, examples, None, [], batched={i for i, a in enumerate(axes) if a is not None})
+    traced = trace_call("trace", tree, examples, None, [], batched={i for i, a in enumerate(axes) if a is not None},
+                        inner=nested)
     tape = passes.optimize(traced.tape)
     ctx, outs, out_dims = batching.batch_tape(tape, concrete, axes, backend, size)
     out_axes_leaves = _out_axes(traced.out_tree, out_axes)
