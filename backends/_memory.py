@@ -1,4 +1,4 @@
-"""Which memory a strided array spans (NumPy, CuPy, PyTorch): for the view tracking of writes
+"""Which memory a strided array owns and spans (NumPy, CuPy, PyTorch): for the view tracking of writes
 (``yota/views.py``), through the backends' ``overlaps`` and ``covers``. Each backend describes
 an array as a `Layout`; the arithmetic on addresses is the same for all of them."""
 from __future__ import annotations
@@ -12,6 +12,17 @@ class Layout(NamedTuple):
     strides: tuple  # in bytes
     itemsize: int
     contiguous: bool  # C or Fortran order: the span holds no byte of another array
+
+
+def owner(x, array_type):
+    """The object whose memory an array of ``array_type`` (NumPy's or CuPy's ndarray) views: the
+    innermost ``base``, an array or the buffer an array was made from; None for anything else
+    (scalars, Python numbers), which no write can reach."""
+    if type(x) is not array_type:
+        return None
+    while type(x.base) is array_type:
+        x = x.base
+    return x if x.base is None else x.base
 
 
 def span(a: Layout) -> tuple[int, int]:

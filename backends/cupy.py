@@ -124,12 +124,7 @@ def getitem(xp, x, key):
 
 
 def memory_owner(x):
-    """As NumPy's: the innermost base (a CuPy view's ``base``), None for what no write reaches."""
-    if type(x) is not cupy.ndarray:
-        return None
-    while type(x.base) is cupy.ndarray:
-        x = x.base
-    return x
+    return _memory.owner(x, cupy.ndarray)
 
 
 def overlaps(a, b) -> bool:

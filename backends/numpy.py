@@ -269,13 +269,7 @@ def content_guard(x, max_bytes):
 
 
 def memory_owner(x):
-    """The object whose memory ``x`` views (the innermost base: an array, or the buffer an array
-    was made from); None for NumPy scalars and Python numbers, which no write can reach."""
-    if type(x) is not np.ndarray:
-        return None
-    while type(x.base) is np.ndarray:
-        x = x.base
-    return x if x.base is None else x.base
+    return _memory.owner(x, np.ndarray)
 
 
 _TOO_HARD = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)

@@ -1273,8 +1273,7 @@ def _m_conj(ctx, x):
 def _m_sort(ctx, x, axis=-1, kind=None, order=None, *, stable=None):
     # ndarray.sort sorts in place: the tracer now names the sorted array (copy-on-write, like x[i] = v).
     new = FUNCTIONS["sort"](ctx, x, axis, kind, order, stable=stable)
-    if ctx.views.writes(x):
-        ctx.views.wrote(x)
+    ctx.views.wrote(x)
     x.val, x.vid, x.diff = new.val, new.vid, new.diff
 
 

@@ -97,14 +97,25 @@ def _snapshot(v):
     return v
 
 
-def _contents_same(v) -> bool:
+def _contents_in(v):
+    """The `_Contents` in a container snapshot, nested containers too."""
     if type(v) is _Contents:
-        return v.same(v.array)
-    if type(v) in (list, tuple, set):
-        return all(_contents_same(x) for x in v)
-    if type(v) is dict:
-        return all(_contents_same(x) for x in v.values())
-    return True
+        yield v
+    elif type(v) in (list, tuple, set):
+        for x in v:
+            yield from _contents_in(x)
+    elif type(v) is dict:
+        for x in v.values():
+            yield from _contents_in(x)
+
+
+def _now(kind, holder, name):
+    """A guarded binding's value now (`_MISSING` where the name is gone; ValueError: an empty cell)."""
+    return holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+
+
+def _label(kind, holder, name) -> str:
+    return f"a closure cell of {name}" if kind == "cell" else f"{_holder_name(holder)}.{name}"
 
 
 class _Contents:
@@ -231,7 +242,7 @@ class Guards:
                     return False
                 continue
             try:
-                now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+                now = _now(kind, holder, name)
             except ValueError:
                 return False
             if kind == "array":
@@ -262,41 +273,29 @@ class Guards:
             if kind == "state":
                 continue
             try:
-                v = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+                v = _now(kind, holder, name)
             except ValueError:
                 continue
             if v is not _MISSING:
-                yield (f"a closure cell of {name}" if kind == "cell" else f"{_holder_name(holder)}.{name}"), v
+                yield _label(kind, holder, name), v
+
+    def _guarded_arrays(self):
+        """(array, same) of each array guarded by its contents, in containers too."""
+        for kind, _, _, expected in self.entries:
+            if kind == "array":
+                yield expected
+            elif kind == "contents":
+                for c in _contents_in(expected[1]):
+                    yield c.array, c.same
 
     def arrays_unchanged(self) -> bool:
         """Whether every array guarded by its contents still holds them (the tape reads those
         arrays by reference: a pullback called later must not see a write into one)."""
-        for kind, _, _, expected in self.entries:
-            if kind == "array" and not expected[1](expected[0]):
-                return False
-            if kind == "contents" and not _contents_same(expected[1]):
-                return False
-        return True
+        return all(same(a) for a, same in self._guarded_arrays())
 
     def arrays(self) -> list:
         """The arrays guarded by their contents (read outside the arguments), in containers too."""
-        out: list = []
-
-        def walk(v):
-            if type(v) is _Contents:
-                out.append(v.array)
-            elif type(v) in (list, tuple, set):
-                for x in v:
-                    walk(x)
-            elif type(v) is dict:
-                for x in v.values():
-                    walk(x)
-        for kind, _, _, expected in self.entries:
-            if kind == "array":
-                out.append(expected[0])
-            elif kind == "contents":
-                walk(expected[1])
-        return out
+        return [a for a, _ in self._guarded_arrays()]
 
     def first_change(self) -> str:
         """What changed, for messages: ``module.NAME`` or ``Class.attr``."""
@@ -308,9 +307,9 @@ class Guards:
                             f"numbers outside the traced function and pass them in as arrays)")
                 continue
             try:
-                now = holder.cell_contents if kind == "cell" else holder.get(name, _MISSING)
+                now = _now(kind, holder, name)
             except ValueError:
-                return f"a closure cell of {name}"
+                return _label(kind, holder, name)
             if kind == "array":
                 ok = now is expected[0] and expected[1](now)
             elif kind == "contents":
@@ -318,7 +317,7 @@ class Guards:
             else:
                 ok = now is expected or (_is_value(now) and _same_value(now, expected))
             if not ok:
-                return f"{_holder_name(holder)}.{name}" if kind != "cell" else f"a closure cell of {name}"
+                return _label(kind, holder, name)
         return ""
 
 

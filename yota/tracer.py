@@ -609,7 +609,7 @@ class Tracer:
         if views.stale:
             views.writing(self, key)
         new = self.ctx.call("ext.setitem", (self, key, value), {})
-        if self.ctx.mode is DIFF and views.writes(self):
+        if self.ctx.mode is DIFF:
             views.wrote(self, key)
         self.val, self.vid, self.diff = new.val, new.vid, new.diff or self.diff
 
@@ -670,8 +670,8 @@ def _inplace(name, dunder):
     write = getattr(operator, f"__i{dunder}__")
 
     def op(self, other):
-        r = self.ctx.call(name, (self, other), {})
         ctx = self.ctx
+        r = ctx.call(name, (self, other), {})
         if ctx.mode is not DIFF or not ctx.views.writes(self):
             return r
         if tuple(r.shape) != self.shape or r.dtype != self.dtype:

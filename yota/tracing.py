@@ -170,7 +170,7 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
     f2, args2 = unflatten(tree, iter(tracers).__next__, record)
     read = guards.collect(tree)
     ctx.views.inputs(tracers)
-    ctx.views.outside = read.arrays()
+    ctx.views.guards = read
     stack, raised = active_contexts(), errors.watched()
     stack.append(ctx)
     raised.append(ctx.raised)
@@ -182,9 +182,9 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
     _check_caught(ctx)
     if nested or inner:
         _check_inner_writes(ctx, tracers, inputs)
-    wrote = writes.after_trace(ctx, record, writes.originals(tree, origin, []) if origin is not None else None,
+    wrote = writes.after_trace(ctx, record, writes.originals(tree, origin) if origin is not None else None,
                                [(t, vid, leaf) for t, (vid, _), leaf in zip(tracers, inputs, leaves)],
-                               writes.passed_through(tree, []), read)
+                               writes.passed_through(tree), read)
     _check_output(out, kind)
     # the rules the trace applied ran the user's code too (a rule of a primitive reading a global)
     read = read + guards.collect(None, [e.rule.fn for e in map(ops.lookup, ctx.rules_used)

@@ -43,14 +43,15 @@ class StaleViewError(errors.YotaError, ValueError):
 class Views:
     """One trace's record of which traced arrays share memory, and which are stale."""
 
-    __slots__ = ("ext", "shared", "stale", "plain", "outside")
+    __slots__ = ("ext", "shared", "stale", "plain", "guards", "_outside")
 
     def __init__(self, ext):
         self.ext = ext
+        self.guards = None  # what the code read outside its arguments: its arrays, on the first write
+        self._outside: list | None = None
         self.shared: dict = {}  # id(tracer) -> a weak reference to it: tracers that share memory
         self.stale: dict = {}  # id(tracer) -> (tracer, where it was written, the plain memory written)
         self.plain: dict = {}  # id(tracer) -> (tracer, its plain memory), where that is not its value
-        self.outside: list = []  # arrays the code reads outside its arguments (guarded globals)
 
     def memory(self, t):
         hit = self.plain.get(id(t))
@@ -75,7 +76,8 @@ class Views:
         single = not isinstance(out, (tuple, list))
         outs = (out,) if single else out
         same = single and hasattr(out, "vid") and any(out.val is a.val for a in tracers)
-        if not same and all(owner(self.memory(a)) is None for a in tracers):
+        owners = [owner(self.memory(a)) for a in tracers]
+        if not same and all(o is None for o in owners):
             return out  # no memory to share: Dask, JAX, scalars
         if same or any(id(a) in self.plain for a in tracers):
             # a written array's view, or a call that gave back its argument's value (the trace skips
@@ -97,8 +99,8 @@ class Views:
             mine = owner(self.memory(o))
             if mine is None:
                 continue
-            for a in tracers:
-                if owner(self.memory(a)) is mine:
+            for a, theirs in zip(tracers, owners):
+                if theirs is mine:
                     self._share(o)
                     self._share(a)
         return out
@@ -138,17 +140,15 @@ class Views:
         new value. Call before it does."""
         owner, overlaps = self.ext.memory_owner, self.ext.overlaps
         base = self.memory(target)
-        region = base
-        if key is not None and _basic(key):
-            parts = key if type(key) is tuple else (key,)
-            try:  # with a `...` in it, x[0] is a 0-d view, not a scalar
-                region = base[parts if Ellipsis in parts else parts + (Ellipsis,)]
-            except Exception:  # noqa: BLE001 - a key only the traced indexing takes: all of it
-                region = base
-        mine = owner(region)
+        mine = owner(base)
         if mine is None:
-            return
-        for g in self.outside:
+            return  # a scalar, or a library whose arrays take no writes
+        region = _region(base, key) if key is not None else None
+        if region is None:
+            region = base
+        if self._outside is None:
+            self._outside = self.guards.arrays() if self.guards is not None else []
+        for g in self._outside:
             if owner(g) is mine and overlaps(g, region):
                 raise errors.UntraceableError(
                     "a write into an argument that shares memory with an array the code reads outside its "
@@ -179,14 +179,10 @@ class Views:
         it current again (``x[i] += 1`` on a row: the row view is written in place, which makes
         ``x`` stale there, then written back into ``x[i]``)."""
         hit = self.stale.get(id(target))
-        if hit is None or hit[0] is not target or not _basic(key):
+        if hit is None or hit[0] is not target:
             return
-        parts = key if type(key) is tuple else (key,)
-        try:
-            region = self.memory(target)[parts if Ellipsis in parts else parts + (Ellipsis,)]
-        except Exception:  # noqa: BLE001
-            return
-        if all(self.ext.covers(region, r) for r in hit[2]):
+        region = _region(self.memory(target), key)
+        if region is not None and all(self.ext.covers(region, r) for r in hit[2]):
             del self.stale[id(target)]
 
     def check(self, args) -> None:
@@ -199,7 +195,13 @@ class Views:
                 self.check(a)
 
 
-def _basic(key) -> bool:
-    """A key of ints, slices, ``...`` and None: it names a view of the written memory."""
+def _region(base, key):
+    """The memory ``base[key]`` names, as a view, for a key of ints, slices, ``...`` and None;
+    None for another key (integer arrays, masks: no view names what they write)."""
     parts = key if type(key) is tuple else (key,)
-    return all(type(k) in (int, slice, type(None), type(Ellipsis)) for k in parts)
+    if not all(type(k) in (int, slice, type(None), type(Ellipsis)) for k in parts):
+        return None
+    try:  # with a `...` in it, x[0] is a 0-d view, not a scalar
+        return base[parts if Ellipsis in parts else parts + (Ellipsis,)]
+    except Exception:  # noqa: BLE001 - a key only the traced indexing takes
+        return None

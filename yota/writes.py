@@ -19,10 +19,11 @@ code is recorded as a new array).
 """
 from __future__ import annotations
 
+import operator
 import types
 
 from . import errors
-from .flatten import Func, Mapping, Method, NamedTup, Obj, Partial, Seq, Static, slot_names
+from .flatten import Func, Mapping, Method, NamedTup, Obj, Partial, Seq, Static, children, slot_names
 from .tracer import Tracer
 
 __all__ = ["originals", "ArgumentWriteError", "after_trace"]
@@ -46,8 +47,9 @@ class ArgumentWriteError(errors.YotaError, TypeError):
             f"call.")
 
 
-def originals(node, x, out: list) -> list:
+def originals(node, x) -> list:
     """The caller's objects behind the rebuilt ones, in the order `unflatten` records them."""
+    out: list = []
     _originals(node, x, out)
     return out
 
@@ -126,11 +128,7 @@ def _fields(obj) -> dict:
     return out
 
 
-class _Unset:
-    pass
-
-
-_UNSET = _Unset()
+_UNSET = object()
 
 
 def after_trace(ctx, record: list, origin: list | None, inputs: list, passed: list, guards) -> bool:
@@ -175,12 +173,11 @@ def after_trace(ctx, record: list, origin: list | None, inputs: list, passed: li
             before = dict(zip(node.keys, initial))
             for k, v in rebuilt.items():
                 if k not in before or before[k] is not v:
-                    writes.append((type(orig).__setitem__ if orig is not None else None,
-                                   (orig, k, value(v, f"[{k!r}] of a dict argument")), f"[{k!r}] of a dict argument"))
+                    what = f"[{k!r}] of a dict argument"
+                    writes.append((operator.setitem, (orig, k, value(v, what)), what))
             for k in before:
                 if k not in rebuilt:
-                    writes.append((type(orig).__delitem__ if orig is not None else None, (orig, k),
-                                   f"[{k!r}] of a dict argument"))
+                    writes.append((operator.delitem, (orig, k), f"[{k!r}] of a dict argument"))
         elif type(node) is Seq:  # a list
             if len(rebuilt) != len(initial) or any(a is not b for a, b in zip(rebuilt, initial)):
                 items = [value(v, "an item of a list argument") for v in rebuilt]
@@ -208,27 +205,16 @@ def after_trace(ctx, record: list, origin: list | None, inputs: list, passed: li
     return bool(writes)
 
 
-def passed_through(node, out: list) -> list:
+def passed_through(node) -> list:
     """The objects of the call passed to the trace as themselves (nothing traced inside them)."""
-    t = type(node)
-    if t is Static:
-        obj = node.carry.obj if node.carry is not None else None
-        if obj is not None and not isinstance(obj, _OPAQUE):
-            out.append(obj)
-        return out
-    if t in (Seq, NamedTup):
-        for c in node.items:
-            passed_through(c, out)
-    elif t is Mapping or t is Obj:
-        for c in node.items:
-            passed_through(c, out)
-    elif t is Func:
-        for c in node.cells:
-            passed_through(c, out)
-    elif t is Method:
-        passed_through(node.self_node, out)
-    elif t is Partial:
-        passed_through(node.func, out)
-        passed_through(node.args, out)
-        passed_through(node.keywords, out)
+    out: list = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is Static:
+            obj = n.carry.obj if n.carry is not None else None
+            if obj is not None and not isinstance(obj, _OPAQUE):
+                out.append(obj)
+        else:
+            stack.extend(c for _, c in children(n))
     return out
