@@ -29,6 +29,10 @@ makes itself, files, the clock): those run once, at trace time.
 """
 from __future__ import annotations
 
+import array
+import collections
+import collections.abc
+import functools
 import math
 import random
 import sys
@@ -58,11 +62,41 @@ def _is_value(v) -> bool:
     return False
 
 
+_PLAIN = (list, dict, set, tuple)
+
+
+def _plain(v):
+    """A container's items as a list, dict, set, tuple (or bytes), or None for what is no container.
+    Subclasses and the other mutable containers (``defaultdict``, ``OrderedDict``, ``Counter``, a
+    ``list`` subclass, ``deque``, ``array.array``, ``bytearray``, a ``mappingproxy``, a namedtuple,
+    ``os.environ`` and other mappings) change in place as a list or dict does, so they are compared
+    by their items too."""
+    t = type(v)
+    if t in _PLAIN:
+        return v
+    if isinstance(v, (dict, types.MappingProxyType)):
+        return dict(v)
+    if isinstance(v, (list, collections.deque, array.array)):
+        return list(v)
+    if isinstance(v, tuple):
+        return tuple(v)
+    if isinstance(v, (set, frozenset)):
+        return set(v)
+    if isinstance(v, bytearray):
+        return bytes(v)
+    if isinstance(v, collections.abc.Mapping) and not isinstance(v, type):  # os.environ, a ChainMap
+        return dict(v)
+    if isinstance(v, (collections.abc.MutableSequence, collections.abc.MutableSet)) and not is_array(v):
+        return list(v) if isinstance(v, collections.abc.MutableSequence) else set(v)
+    return None
+
+
 def _same_value(a, b) -> bool:
     if type(b) is _Contents:
         return a is b.array and b.same(a)
     if type(a) is not type(b):
-        return False
+        p = _plain(a) if type(b) in _PLAIN or type(b) is bytes else None
+        return p is not None and p is not a and type(p) is type(b) and _same_value(p, b)
     if type(a) is float:
         return a == b and math.copysign(1, a) == math.copysign(1, b) or (a != a and b != b)
     if type(a) is complex:
@@ -83,6 +117,7 @@ def _same_value(a, b) -> bool:
 def _snapshot(v):
     """What a container's contents are compared with: a copy of the containers in it, the other
     items themselves (an array in a list is the same array, compared by identity)."""
+    v = _plain_or_self(v)
     if type(v) is list:
         return [_snapshot(x) for x in v]
     if type(v) is dict:
@@ -95,6 +130,11 @@ def _snapshot(v):
         same = _contents(None, "an item", v)
         return _Contents(v, same) if same is not None else v
     return v
+
+
+def _plain_or_self(v):
+    p = _plain(v)
+    return v if p is None else p
 
 
 def _contents_in(v):
@@ -156,10 +196,11 @@ def _items(v, budget: int) -> int:
     stack = [v]
     while stack and n <= budget:
         c = stack.pop()
+        c = _plain_or_self(c)
         items = c.values() if type(c) is dict else c
         for x in items:
             n += 1
-            if type(x) in (list, dict, set, tuple):
+            if _plain(x) is not None and type(x) is not bytes:
                 stack.append(x)
     return n
 
@@ -182,7 +223,7 @@ def _state_key(obj):
 
 def _small_container(v) -> bool:
     # a tuple too: it cannot change, but the arrays in it can, in place
-    return type(v) in (list, dict, set, tuple) and _items(v, MAX_CONTAINER) <= MAX_CONTAINER
+    return _plain(v) is not None and _items(v, MAX_CONTAINER) <= MAX_CONTAINER
 
 
 class Guards:
@@ -208,13 +249,15 @@ class Guards:
         env: dict = {"M": _MISSING, "S": _state_key, "V": _same_value}
         for i, (kind, holder, name, expected) in enumerate(self.entries):
             env[f"h{i}"], env[f"e{i}"] = holder, expected
-            if kind == "state":
+            if kind == "never":
+                terms.append("False")
+            elif kind == "state":
                 terms.append(f"S(h{i}) == e{i}")
             elif kind == "cell":
                 terms.append(f"h{i}.cell_contents is e{i}")
             elif kind == "array":
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and e{i}[1](e{i}[0])")
-            elif kind == "contents" and _only_values(expected[1]):
+            elif kind == "contents" and type(expected[0]) in _PLAIN and _only_values(expected[1]):
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and h{i}[{name!r}] == e{i}[1]")
             elif kind == "contents":  # arrays, functions, objects in it: each by identity, nested too
                 terms.append(f"h{i}.get({name!r}, M) is e{i}[0] and V(h{i}[{name!r}], e{i}[1])")
@@ -237,6 +280,8 @@ class Guards:
         # adopt the new object, so the fast check passes next time.
         changed = False
         for i, (kind, holder, name, expected) in enumerate(self.entries):
+            if kind == "never":
+                return False
             if kind == "state":
                 if _state_key(holder) != expected:
                     return False
@@ -270,7 +315,7 @@ class Guards:
     def current(self):
         """(what, value now) of every guarded binding: where the traced code may have left a value."""
         for kind, holder, name, _ in self.entries:
-            if kind == "state":
+            if kind in ("state", "never"):
                 continue
             try:
                 v = _now(kind, holder, name)
@@ -300,6 +345,11 @@ class Guards:
     def first_change(self) -> str:
         """What changed, for messages: ``module.NAME`` or ``Class.attr``."""
         for kind, holder, name, expected in self.entries:
+            if kind == "never":
+                return (f"{_label(kind, holder, name)} is an iterator ({type(expected).__name__}): what the "
+                        f"trace took from it is a constant of the tape, and where it stands cannot be checked, "
+                        f"so each call traces again. Take the values outside the traced function and pass them "
+                        f"in")
             if kind == "state":
                 if _state_key(holder) != expected:
                     return (f"the state of the random generator {name} it draws from (what a trace draws is "
@@ -362,15 +412,19 @@ class _Collector:
             return
         self.keys.add(key)
         self.add_state(value, name)
-        owner = getattr(value, "__self__", None)  # np.random.normal: a method of the global generator
+        # np.random.normal: a method of the global generator (read from the method's own type: an
+        # object's __getattr__ may answer any name, or raise what it likes)
+        owner = value.__self__ if isinstance(value, (types.MethodType, types.BuiltinMethodType)) else None
         if owner is not None and not isinstance(owner, types.ModuleType):
             self.add_state(owner, name)
+        if kind == "auto" and _is_iterator(value):
+            kind = "never"  # what the trace took from it is baked in, and its position cannot be read
         if kind == "auto":
             if _is_value(value):
                 kind = "value"
             elif _small_container(value):
                 kind, value = "contents", (value, _snapshot(value))
-            elif type(value) in (list, dict, set) or (type(value) is tuple and not _only_values(value)):
+            elif _plain(value) is not None and not (type(value) is tuple and _only_values(value)):
                 _warn_large(holder, name, value)
                 kind = "id"
             elif not isinstance(value, (type, types.ModuleType)) and is_array(value):
@@ -384,7 +438,7 @@ class _Collector:
         """Queue what a resolved value leads to."""
         if getattr(type(v), "__yota_opaque__", False):
             return  # a primitive: its function runs on every call, nothing of it is baked in
-        wrapped = getattr(v, "__wrapped__", None) if not isinstance(v, types.ModuleType) else None
+        wrapped = _attribute(v, "__wrapped__") if not isinstance(v, types.ModuleType) else None
         if isinstance(wrapped, (types.FunctionType, types.MethodType)):
             self.follow(wrapped)  # decorators, yota.checkpoint, yota.custom_vjp
         runs = getattr(type(v), "__yota_runs__", None)
@@ -410,7 +464,12 @@ class _Collector:
             self.follow_object(v.__self__)
         elif isinstance(v, type):
             self.add_class(v)
-        elif hasattr(v, "func") and type(v).__name__ == "partial":
+        elif isinstance(v, functools.partial):
+            # its arguments are read on every call, and its keywords dict can change in place
+            parts = _Fields(v, ("args", "keywords"))
+            for name in parts.names:
+                self.add("auto", parts, name, getattr(v, name))
+                self.follow_contents(getattr(v, name))
             self.follow(v.func)
 
     def follow_value(self, v):
@@ -422,14 +481,14 @@ class _Collector:
     def follow_contents(self, v):
         """The objects and functions inside a container the code reads (``LAYERS[0].W``,
         ``ACTIVATIONS[i](x)``): followed like a global one."""
-        if type(v) not in (list, tuple, dict, set):
+        if _plain(v) is None:
             return
         stack, n = [v], 0
         while stack and n <= MAX_CONTAINER:
-            c = stack.pop()
+            c = _plain_or_self(stack.pop())
             for x in (c.values() if type(c) is dict else c):
                 n += 1
-                if type(x) in (list, tuple, dict, set):
+                if _plain(x) is not None:
                     stack.append(x)
                 elif not _is_value(x):
                     self.follow(x)
@@ -438,7 +497,7 @@ class _Collector:
     def follow_object(self, obj):
         if isinstance(obj, (types.ModuleType, type)) or _is_value(obj):
             return
-        if (getattr(obj, "__dict__", None) is not None or slot_names(type(obj))) \
+        if (_attribute(obj, "__dict__") is not None or slot_names(type(obj))) \
                 and id(obj) not in {id(o) for o in self.objects}:
             self.objects.append(obj)
         self.add_class(type(obj))
@@ -532,7 +591,7 @@ class _Collector:
             while seen_objects < len(self.objects):
                 obj = self.objects[seen_objects]
                 seen_objects += 1
-                d = getattr(obj, "__dict__", None)
+                d = _attribute(obj, "__dict__")
                 d = d if type(d) is dict else {}
                 slots = _Slots(obj)
                 for name in self.names:
@@ -544,6 +603,21 @@ class _Collector:
                         self.follow_value(v)
             if not self.todo:
                 return
+
+
+def _is_iterator(v) -> bool:
+    """An iterator or generator (``itertools.count()``, ``iter(xs)``, a file): each ``next`` moves it,
+    and where it stands cannot be read, so a tape that took from it cannot be reused."""
+    t = type(v)
+    return hasattr(t, "__next__") and not isinstance(v, (type, types.ModuleType)) and not is_array(v)
+
+
+def _attribute(v, name):
+    """``getattr(v, name, None)`` that survives an object whose ``__getattr__`` raises another error."""
+    try:
+        return getattr(v, name, None)
+    except Exception:  # noqa: BLE001 - the user's __getattr__; its answer is not needed
+        return None
 
 
 def _user_class(cls) -> bool:
@@ -611,6 +685,25 @@ class _Slots(_Holder):
 
     def has(self, name) -> bool:
         return name in self.names and hasattr(self.obj, name)
+
+    def get(self, name, default=None):
+        return getattr(self.obj, name, default) if name in self.names else default
+
+
+class _Fields(_Holder):
+    """Attributes of an object without a ``__dict__`` of them (a ``functools.partial``'s ``args`` and
+    ``keywords``), read fresh."""
+
+    __slots__ = ("obj", "names", "__name__")
+
+    def __init__(self, obj, names):
+        self.obj = obj
+        self.names = names
+        self.__name__ = f"a {type(obj).__name__}"
+
+    @property
+    def ident(self):
+        return ("fields", id(self.obj))
 
     def get(self, name, default=None):
         return getattr(self.obj, name, default) if name in self.names else default

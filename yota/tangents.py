@@ -208,9 +208,20 @@ def is_array(x) -> bool:
     t = type(x)
     r = _ARRAY_TYPES.get(t)
     if r is None:
-        r = _ARRAY_TYPES[t] = bool(hasattr(x, "__array_namespace__") or (
-            array_api_compat.is_array_api_obj(x) and not isinstance(x, (int, float, complex, bool))))
+        # the class's attribute, and the libraries' own type checks: an object's __getattr__ may
+        # answer any name (a mock, a config object), or raise
+        try:
+            r = bool(hasattr(t, "__array_namespace__") or (
+                any(check(x) for check in _LIBRARY_ARRAYS) and not isinstance(x, (int, float, complex, bool))))
+        except Exception:  # noqa: BLE001 - a check that read an attribute the object refuses
+            r = False
+        _ARRAY_TYPES[t] = r
     return r
+
+
+_LIBRARY_ARRAYS = tuple(getattr(array_api_compat, name) for name in (
+    "is_numpy_array", "is_cupy_array", "is_torch_array", "is_dask_array", "is_jax_array",
+    "is_pydata_sparse_array", "is_ndonnx_array") if hasattr(array_api_compat, name))
 
 
 # --------------------------------------------------------------------------- update_
