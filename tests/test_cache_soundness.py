@@ -1019,3 +1019,29 @@ def test_objects_with_odd_getattr(backend):
     for c in (_Refuses(2.0), _Answers()):
         v, g = yota.grad(f, c, x)
         assert float(yota.testing.to_numpy(v)) == float(f(c, np.array([1.0, -2.0, 0.5])))
+
+
+def test_iterators_as_arguments_closure_cells_and_fields(backend):
+    x = backend.asarray(np.array([1.0, -2.0, 0.5]))
+    base = float(np.sum(np.array([1.0, -2.0, 0.5]) ** 2))
+
+    def takes(it, x):
+        return namespace_of(x).sum(x * x) * next(it)
+
+    def closure():
+        it = itertools.count(1.0)
+        return lambda x: namespace_of(x).sum(x * x) * next(it)
+
+    class Holds:
+        def __init__(self):
+            self.it = itertools.count(1.0)
+
+        def __call__(self, x):
+            return namespace_of(x).sum(x * x) * next(self.it)
+
+    it = itertools.count(1.0)
+    calls = {"argument": lambda: yota.grad(takes, it, x), "closure cell": functools.partial(yota.grad, closure(), x),
+             "field of a callable object": functools.partial(yota.grad, Holds(), x)}
+    for where, call in calls.items():
+        values = [float(yota.testing.to_numpy(call()[0])) for _ in range(3)]
+        assert values == [base, 2 * base, 3 * base], where

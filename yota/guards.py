@@ -346,7 +346,7 @@ class Guards:
         """What changed, for messages: ``module.NAME`` or ``Class.attr``."""
         for kind, holder, name, expected in self.entries:
             if kind == "never":
-                return (f"{_label(kind, holder, name)} is an iterator ({type(expected).__name__}): what the "
+                return (f"{name} is an iterator ({type(expected).__name__}): what the "
                         f"trace took from it is a constant of the tape, and where it stands cannot be checked, "
                         f"so each call traces again. Take the values outside the traced function and pass them "
                         f"in")
@@ -406,6 +406,11 @@ class _Collector:
             self.keys.add(key)
             self.entries.append(("state", obj, name, state))
 
+    def add_never(self, obj, label: str):
+        """An iterator the code can reach: what the trace took from it is baked in, and where it
+        stands cannot be read, so the tape is never reused."""
+        self.entries.append(("never", None, label, obj))
+
     def add(self, kind, holder, name, value):
         key = (holder.ident if isinstance(holder, _Holder) else id(holder), name)
         if key in self.keys:
@@ -418,7 +423,8 @@ class _Collector:
         if owner is not None and not isinstance(owner, types.ModuleType):
             self.add_state(owner, name)
         if kind == "auto" and _is_iterator(value):
-            kind = "never"  # what the trace took from it is baked in, and its position cannot be read
+            self.add_never(value, _label(kind, holder, name))
+            return
         if kind == "auto":
             if _is_value(value):
                 kind = "value"
@@ -777,6 +783,8 @@ def _classes_of(node, c: _Collector):
         if node.carry is not None and not isinstance(obj, (tuple, list, dict)) and not _is_value(obj):
             c.add_class(type(obj))
         c.add_state(obj, f"{type(obj).__name__} (an argument)")
+        if _is_iterator(obj):
+            c.add_never(obj, f"an argument ({type(obj).__name__})")
         if isinstance(node.value, tuple) and hasattr(node.value, "tag"):
             _classes_of(node.value, c)  # a structure without arrays, kept whole (an object's fields)
     for _, ch in children(node):
