@@ -46,7 +46,7 @@ _STATS = {"traces": 0, "hits": 0, "guard_misses": 0}
 class Variant:
     """One compiled path: ``fn(xp, ext, *leaves)`` and ``finish(out, backend)``."""
 
-    __slots__ = ("fn", "finish", "guards", "uses", "guard_locs", "extra")
+    __slots__ = ("fn", "finish", "guards", "uses", "guard_locs", "extra", "apart")
 
     def __init__(self, fn: Callable, finish: Callable, guards, uses: set, guard_locs: list, extra=None):
         self.fn = fn
@@ -55,6 +55,9 @@ class Variant:
         self.uses = uses
         self.guard_locs = guard_locs
         self.extra = extra
+        # a trace that wrote into an argument's memory holds for arguments that share none (with each
+        # other, or with an array the code reads outside them): apart(leaves) says whether they do
+        self.apart: Callable | None = None
 
 
 class Entry:
@@ -88,6 +91,9 @@ def run(entry: Entry, leaves, backend) -> Any:
         g = v.guards
         if g is not None and not g.check():
             why = why or f"{g.first_change()} changed since the trace"
+            continue
+        if v.apart is not None and not v.apart(leaves):
+            why = why or "arguments that the function writes into share memory in this call"
             continue
         try:
             out = v.fn(xp, backend, *leaves)

@@ -57,6 +57,7 @@ def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
     if tape is None and not traced.nested and traced.kind in ("trace", "grad"):
         lazy = _CompileOnFirstUse(traced)
         lazy.variant = Variant(lazy, make_finisher(traced), traced.guards, traced.rules, locs)
+        lazy.variant.apart = _apart(traced)
         return lazy.variant
     tape = passes.optimize(traced.tape) if tape is None else tape
     backend = None if traced.nested else traced.backend
@@ -81,7 +82,37 @@ def make_variant(traced: Traced, tape: Tape | None = None) -> Variant:
         finish = make_finisher(traced)
     v = Variant(fn, finish, traced.guards, traced.rules, locs)
     v.extra = tape
+    v.apart = _apart(traced)
     return v
+
+
+def _apart(traced: Traced):
+    """For a trace that wrote into an argument's memory: the check that a call's arguments share no
+    memory, with each other or with an array read outside them. The trace followed the plain
+    program's writes for the sharing it saw (none: a call whose arguments share memory and that
+    writes is not cached); another call's views (``f(x, x[:2])`` after ``f(x, y)``) would see
+    writes that the tape does not make."""
+    if not traced.writes_memory or traced.nested:
+        return None
+    owner = traced.backend.memory_owner
+    read = traced.guards
+
+    def apart(leaves) -> bool:
+        seen: set = set()
+        for x in leaves:
+            o = owner(x)
+            if o is not None:
+                if id(o) in seen:
+                    return False
+                seen.add(id(o))
+        if read is not None and len(read):
+            for a in read.arrays():
+                o = owner(a)
+                if o is not None and id(o) in seen:
+                    return False
+        return True
+
+    return apart
 
 
 def _drop_last(fn, n):

@@ -43,10 +43,14 @@ class StaleViewError(errors.YotaError, ValueError):
 class Views:
     """One trace's record of which traced arrays share memory, and which are stale."""
 
-    __slots__ = ("ext", "shared", "stale", "plain", "guards", "_outside")
+    __slots__ = ("ext", "shared", "stale", "plain", "guards", "_outside", "written", "shared_inputs",
+                 "_input_owners")
 
     def __init__(self, ext):
         self.ext = ext
+        self.written = False  # an argument's memory was written: which arguments share memory matters
+        self.shared_inputs = False  # arguments share memory in this call
+        self._input_owners: set = set()
         self.guards = None  # what the code read outside its arguments: its arrays, on the first write
         self._outside: list | None = None
         self.shared: dict = {}  # id(tracer) -> a weak reference to it: tracers that share memory
@@ -117,12 +121,14 @@ class Views:
         """Arguments that share memory (``f(x, x[::2])``, a closure's array passed again)."""
         by_owner: dict = {}
         owner = self.ext.memory_owner
-        for t in tracers:
+        for t in {id(t): t for t in tracers}.values():  # (an array passed twice is one tracer)
             o = owner(t.val)
             if o is not None:
                 by_owner.setdefault(id(o), []).append(t)
+        self._input_owners = set(by_owner)
         for group in by_owner.values():
             if len(group) > 1:
+                self.shared_inputs = True
                 for t in group:
                     self._share(t)
 
@@ -143,6 +149,8 @@ class Views:
         mine = owner(base)
         if mine is None:
             return  # a scalar, or a library whose arrays take no writes
+        if id(mine) in self._input_owners:
+            self.written = True
         region = _region(base, key) if key is not None else None
         if region is None:
             region = base
