@@ -5,8 +5,12 @@ globals (``SCALE``, a flag, a helper function), module attributes
 (``mylib.softplus``), class attributes read through ``self`` (``Model.scale``),
 attributes of global objects and of what they hold (``MODEL.sub.W``), the
 contents of global lists and dicts (an array in one is a constant of the tape:
-``PARAMS["w"] = new`` must be seen), the objects inside them (``LAYERS[0].W``),
-and closure cells of other functions. `collect` finds them the way a reader
+``PARAMS["w"] = new`` must be seen; their subclasses and the other containers
+that change in place, ``deque``, ``array.array``, ``bytearray``, ``os.environ``,
+likewise), the objects inside them (``LAYERS[0].W``), a global partial's
+arguments, and closure cells of other functions. An iterator the code can reach
+(``itertools.count()``, a generator) is never reused: where it stands cannot be
+read. `collect` finds them the way a reader
 would: starting from the functions in the call's structure (the function,
 closures, methods, callable objects' classes), it follows the names each code
 object loads (``co_names``) through globals, modules, classes and the
