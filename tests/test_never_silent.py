@@ -7,6 +7,7 @@ literals that must survive code generation exactly.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections import namedtuple
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import pytest
 from array_api_compat import array_namespace
 
 import yota
-from _helpers import namespace_of
+from _helpers import check, namespace_of
 from yota.testing import check_grad, to_numpy
 
 HERE = "test_never_silent.py:"
@@ -547,3 +548,28 @@ def test_copies_of_traced_arrays_and_pickling(backend):
     with pytest.raises(yota.errors.UntraceableError, match="pickling a traced array") as e:
         yota.grad(lambda x: namespace_of(x).sum(x) * len(pickle.dumps(x)), backend.asarray([1.0, 2.0]))
     assert HERE in str(e.value)
+
+
+# --------------------------------------------------------------------------- type checks
+
+def test_type_checks_in_the_users_code_see_the_plain_class(backend):
+    # isinstance(x, np.ndarray) was False on a tracer and isinstance(lam, float) False on a traced
+    # float, where the plain call says True: the trace took the other branch, silently
+    x0 = backend.asarray(np.array([0.5, -1.0, 2.0]))
+    array_class, sum_class = type(x0), type(namespace_of(x0).sum(x0))
+
+    def f(x, lam):
+        xp = namespace_of(x)
+        a = 2.0 if isinstance(x, array_class) else 3.0
+        b = 5.0 if isinstance(lam, float) else 7.0
+        c = 11.0 if isinstance(lam, numbers.Real) else 13.0
+        d = 17.0 if x.__class__ is array_class else 19.0
+        e = 23.0 if isinstance(xp.sum(x), sum_class) else 29.0
+        return xp.sum(x * x) * lam * (a * b * c * d * e)
+
+    for k in (1.0, 3.0):  # traced, then cached
+        x = backend.asarray(np.array([0.5, -1.0, 2.0]) * k)
+        v, _ = yota.grad(f, x, 0.5 * k)
+        assert float(yota.testing.to_numpy(v)) == pytest.approx(float(yota.testing.to_numpy(f(x, 0.5 * k))))
+    check(backend, f, x0, 0.5)
+    assert type(yota.trace(lambda x: x * 1.0, x0)[0]) is array_class  # and yota's own results stay plain
