@@ -1,5 +1,6 @@
 """array-api-strict, the standard's reference library: its arrays wrap NumPy arrays, views
-included (``x[1:]`` shares ``x``'s memory), so what a write reaches is NumPy's answer."""
+included (``x[1:]`` shares ``x``'s memory), so what a write reaches is NumPy's answer, and
+NumPy's floating-point error settings (``np.errstate``) are its own."""
 from __future__ import annotations
 
 from . import numpy as _numpy
@@ -17,3 +18,7 @@ def overlaps(a, b) -> bool:
 
 def covers(a, b) -> bool:
     return _numpy.covers(a._array, b._array)
+
+
+float_errors = _numpy.float_errors
+float_errors_raising = _numpy.float_errors_raising

@@ -42,6 +42,11 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
                           arrays, scalars): then ``x += y`` is ``x = x + y``
 ``overlaps(a, b)``        whether ``a`` and ``b``, of the same owner, share memory
 ``covers(a, b)``          whether ``a``'s memory holds all of ``b``'s (False when unsure)
+``float_errors()``        the library's floating-point error settings now (``np.errstate``), as
+                          a value that changes when they change; None where there are none
+``float_errors_raising()`` the conditions those settings turn into an exception (``divide``,
+                          ``invalid``...): a compiled tape runs under the caller's settings, so a
+                          trace that ran an operation under other raising ones cannot be reused
 ``embeds_tracers(x)``     whether an array of the library holds traced values inside
                           (a Dask graph built by calling ``dask.array`` itself on a
                           traced array): such a value cannot become a constant
@@ -78,7 +83,7 @@ class MixedBackendError(TypeError):
 
 HOOKS = ("scatter_add", "setitem", "getitem", "device", "to_float", "transform", "wrap", "check_inputs",
          "as_array", "to_numpy", "from_numpy", "reset", "content_guard", "embeds_tracers",
-         "memory_owner", "overlaps", "covers")
+         "memory_owner", "overlaps", "covers", "float_errors", "float_errors_raising")
 
 
 def _identity_transform(tape):
@@ -165,6 +170,14 @@ def _no_overlap(a, b) -> bool:
     return False
 
 
+def _no_float_errors():
+    return None
+
+
+def _nothing_raises() -> frozenset:
+    return frozenset()
+
+
 def _from_numpy(a, like):
     xp = array_api_compat.array_namespace(like)
     try:
@@ -179,7 +192,7 @@ _DEFAULTS: dict[str, Callable] = {
     "wrap": _no_wrap, "check_inputs": check_one_device, "as_array": _same, "to_numpy": _to_numpy,
     "from_numpy": _from_numpy, "reset": _no_reset, "content_guard": _content_guard,
     "embeds_tracers": _embeds_nothing, "memory_owner": _no_owner, "overlaps": _no_overlap,
-    "covers": _no_overlap,
+    "covers": _no_overlap, "float_errors": _no_float_errors, "float_errors_raising": _nothing_raises,
 }
 
 

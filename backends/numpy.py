@@ -272,6 +272,20 @@ def memory_owner(x):
     return _memory.owner(x, np.ndarray)
 
 
+def _settings():
+    return tuple(sorted(np.geterr().items()))
+
+
+# np.errstate and np.seterr set a context variable to a new object (NumPy 2): reading it is the
+# cheap check, made before every traced operation; np.geterr() where it is not there
+_EXTOBJ = getattr(getattr(getattr(np, "_core", None), "_ufunc_config", None), "_extobj_contextvar", None)
+float_errors = _EXTOBJ.get if _EXTOBJ is not None else _settings
+
+
+def float_errors_raising() -> frozenset:
+    return frozenset(k for k, v in np.geterr().items() if v in ("raise", "call"))
+
+
 _TOO_HARD = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)
 
 

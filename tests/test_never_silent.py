@@ -573,3 +573,115 @@ def test_type_checks_in_the_users_code_see_the_plain_class(backend):
         assert float(yota.testing.to_numpy(v)) == pytest.approx(float(yota.testing.to_numpy(f(x, 0.5 * k))))
     check(backend, f, x0, 0.5)
     assert type(yota.trace(lambda x: x * 1.0, x0)[0]) is array_class  # and yota's own results stay plain
+
+
+# --------------------------------------------------------------------------- errors the library raises
+
+@yota.primitive
+def _checked_log(x):
+    # raises for these values, as a library function does on a singular matrix or a NaN
+    if bool(namespace_of(x).any(x <= 0)):
+        raise ValueError("log of a value <= 0")
+    return namespace_of(x).log(x)
+
+
+@yota.rrule(_checked_log)
+def _checked_log_rule(xp, x):
+    return _checked_log(x), lambda g: (g / x,)
+
+
+def _log_or_square(x):
+    # the plain call takes the fallback exactly for the values that raise
+    xp = namespace_of(x)
+    try:
+        y = _checked_log(x)
+    except ValueError:
+        y = x * x
+    return xp.sum(y)
+
+
+def test_an_error_the_library_raises_and_the_code_catches(backend):
+    # The trace that caught the error served later calls whose values do not raise (the fallback's
+    # value), and a trace that did not raise served values that do (the error, where the plain call
+    # takes the fallback). Either way the call for these values now traces again.
+    good, bad = np.array([1.0, 2.0, 3.0]), np.array([1.0, -2.0, 3.0])
+    for values in (bad, good, good, bad, bad, good):
+        x = backend.asarray(values)
+        v, g = yota.grad(_log_or_square, x)
+        assert float(to_numpy(v)) == pytest.approx(float(to_numpy(_log_or_square(x))))
+        want = 1.0 / values if (values > 0).all() else 2.0 * values
+        np.testing.assert_allclose(to_numpy(g[1]), want)
+    before = yota.cache_info()["traces"]
+    yota.grad(_log_or_square, backend.asarray(good))
+    assert yota.cache_info()["traces"] == before  # values that do not raise: the cached tape
+
+
+def test_a_caught_linalg_error(backend):
+    if backend.name == "dask":
+        pytest.skip("Dask factorizes when the result is computed, after the function returned: the plain "
+                    "call's except does not run either")
+    la = np.linalg.LinAlgError
+
+    def f(A, b):
+        xp = namespace_of(A)
+        try:
+            L = xp.linalg.cholesky(A)
+        except la:
+            L = xp.linalg.cholesky(A + 10.0 * xp.eye(2, dtype=A.dtype))
+        return xp.sum(L @ b)
+
+    pd, npd = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 2.0], [2.0, 1.0]])
+    b = backend.asarray(np.array([1.0, 2.0]))
+    for A in (npd, pd, pd, npd):
+        A = backend.asarray(A)
+        assert float(to_numpy(yota.grad(f, A, b)[0])) == pytest.approx(float(to_numpy(f(A, b))))
+
+
+def test_floating_point_settings_changed_inside_the_traced_function(backend):
+    # np.errstate inside: the compiled tape runs under the caller's settings, so a cached call with a
+    # zero returned inf where the plain call raised FloatingPointError (and took its fallback)
+    if backend.name not in ("numpy", "array_api_strict"):
+        pytest.skip("np.errstate governs NumPy's and array-api-strict's operations only")
+
+    def inside(x):
+        xp = namespace_of(x)
+        try:
+            with np.errstate(divide="raise"):
+                y = 1.0 / x
+        except FloatingPointError:
+            y = x * 0.0
+        return xp.sum(y)
+
+    with pytest.raises(yota.errors.UntraceableError, match="errstate"):
+        yota.grad(inside, backend.asarray(np.array([1.0, 2.0])))
+
+    def around(x):  # the settings around the call: the same fallback, traced where it is taken
+        xp = namespace_of(x)
+        try:
+            y = 1.0 / x
+        except FloatingPointError:
+            y = x * 0.0
+        return xp.sum(y * y)
+
+    with np.errstate(divide="raise"):
+        for values in ([2.0, 4.0], [0.0, 4.0], [1.0, 2.0], [0.0, 1.0], [2.0, 4.0]):
+            x = backend.asarray(np.array(values))
+            assert float(to_numpy(yota.grad(around, x)[0])) == float(to_numpy(around(x)))
+
+    def quiet(x):  # settings that change warnings only leave the values alone: allowed
+        xp = namespace_of(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = xp.where(x > 1.0, 1.0 / x, x)
+        return xp.sum(r)
+
+    for values in ([2.0, 4.0], [0.5, 4.0]):
+        x = backend.asarray(np.array(values))
+        assert float(to_numpy(yota.grad(quiet, x)[0])) == float(to_numpy(quiet(x)))
+
+
+def test_vmap_of_a_function_that_catches_a_library_error(backend):
+    xs = backend.asarray(np.array([[1.0, -2.0], [1.0, 2.0]]))
+    with pytest.raises(yota.errors.BatchedControlFlowError, match="caught an error"):
+        yota.vmap(_log_or_square)(xs)
+    ok = backend.asarray(np.array([[1.0, 2.0], [3.0, 4.0]]))  # no example raises: batched as usual
+    np.testing.assert_allclose(to_numpy(yota.vmap(_log_or_square)(ok)), np.log([[1.0, 2.0], [3.0, 4.0]]).sum(1))

@@ -166,7 +166,7 @@ def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
         if kind == "linearize":
             traced.split = count_leaves(tree.items[1].items[-1])
         variant = make_variant(traced)
-    if not traced.wrote and not (traced.writes_memory and traced.shared_memory):
+    if not traced.wrote and not traced.caught and not (traced.writes_memory and traced.shared_memory):
         cache.store(key, None if traced.nested else traced.backend, variant, traced.tape.title, fast_key)
     if traced.nested:
         # run the compiled function on the outer Tracers, so that the work is

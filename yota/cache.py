@@ -23,7 +23,7 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from . import ops
-from .errors import GuardFailed
+from .errors import GuardFailed, YotaError
 
 __all__ = ["Variant", "Entry", "lookup", "run", "store", "reset", "info", "MISS", "MAX_ENTRIES", "MAX_VARIANTS",
            "RETRACE_WARNING"]
@@ -40,7 +40,7 @@ MISS = object()
 _CACHE: "OrderedDict[Any, Entry]" = OrderedDict()
 _FAST: dict = {}
 _LOCK = threading.RLock()
-_STATS = {"traces": 0, "hits": 0, "guard_misses": 0}
+_STATS = {"traces": 0, "hits": 0, "guard_misses": 0, "raised": 0}
 
 
 class Variant:
@@ -87,6 +87,7 @@ def run(entry: Entry, leaves, backend) -> Any:
     if prepare is not None:
         leaves = prepare(leaves)
     why = ""
+    raised = False
     for i, v in enumerate(entry.variants):
         g = v.guards
         if g is not None and not g.check():
@@ -101,6 +102,14 @@ def run(entry: Entry, leaves, backend) -> Any:
             if not why and 0 <= e.index < len(v.guard_locs):
                 why = f"the value at {v.guard_locs[e.index]} differs from the traced one"
             continue
+        except YotaError:
+            raise
+        except Exception:  # noqa: BLE001 - the library refused these values
+            # (a singular matrix, np.errstate's FloatingPointError): the plain call raises it inside
+            # the user's code, which may catch it, so this call is traced, and raises, there
+            why = why or "an operation raised on these values"
+            raised = True
+            continue
         if i:
             with _LOCK:
                 vs = entry.variants
@@ -109,7 +118,7 @@ def run(entry: Entry, leaves, backend) -> Any:
         _STATS["hits"] += 1
         return v.finish(out, backend)
     if entry.variants:
-        _STATS["guard_misses"] += 1
+        _STATS["raised" if raised else "guard_misses"] += 1
         entry.last_miss = why
     return MISS
 

@@ -38,8 +38,13 @@ class _CompileOnFirstUse:
             with self.lock:
                 if self.fn is None:
                     tape, backend, kind = self.todo
-                    with collector.paused():  # (a long tape's passes make as many objects as its trace)
-                        self.fn = passes.lower(passes.optimize(tape), backend, kind)
+                    try:
+                        with collector.paused():  # (a long tape's passes make as many objects as its trace)
+                            self.fn = passes.lower(passes.optimize(tape), backend, kind)
+                    except errors.YotaError:
+                        raise
+                    except Exception as e:  # yota's own failure, not the values': never taken for one
+                        raise errors.YotaError(f"compiling the traced tape failed: {type(e).__name__}: {e}") from e
                     self.todo = None
                     if self.variant is not None:
                         self.variant.fn = self.fn

@@ -97,7 +97,14 @@ class Context:
         self._impl: dict = {}
         self._own_types: set = set()  # result types known to be this backend's arrays
         self.raised: list = []  # errors yota raised to the traced code that the plain call would not
+        self.failed: list = []  # errors the library raised on the trace's values (the plain call's too)
         self.views = Views(ext)  # which traced arrays share memory (NumPy views), which are stale
+        # the library's floating-point error settings the trace started under (np.errstate), which a
+        # compiled tape's operations run under too; None where the library has none
+        self._fp = ext.float_errors
+        self._fp0 = self._fp()
+        self._fp_start = ext.float_errors_raising() if self._fp0 is not None else frozenset()
+        self._fp_seen: dict = {}
 
     def release(self) -> None:
         """Drop what only the trace needed (rule applications, pullback closures),
@@ -105,6 +112,7 @@ class Context:
         self.nodes = []
         self._impl = {}
         self.raised = []  # their tracebacks hold the traced code's frames
+        self.failed = []
         self.views = Views(self.ext)
 
     # ------------------------------------------------------------------ inputs
@@ -132,16 +140,23 @@ class Context:
             views.check(args)
             if kwargs:
                 views.check(tuple(kwargs.values()))
-        if self.mode is DIFF and _any_diff(args, kwargs):
-            rule = entry.rule if entry is not None else None
-            if rule is not None:
-                out = self._apply_rule(entry, rule, args, kwargs)
-            elif entry is None or entry.diff == _NEEDS_RULE:
-                raise errors.NoRuleError(name)
+        try:
+            if self.mode is DIFF and _any_diff(args, kwargs):
+                rule = entry.rule if entry is not None else None
+                if rule is not None:
+                    out = self._apply_rule(entry, rule, args, kwargs)
+                elif entry is None or entry.diff == _NEEDS_RULE:
+                    raise errors.NoRuleError(name)
+                else:
+                    out = self.record(name, args, kwargs, entry)
             else:
                 out = self.record(name, args, kwargs, entry)
-        else:
-            out = self.record(name, args, kwargs, entry)
+        except Exception as e:
+            if not isinstance(e, errors.YotaError) or isinstance(e, errors.RuleError):
+                # the library refused these values (a singular matrix, np.errstate's FloatingPointError):
+                # a trace whose code catches it and goes on holds only for values that raise it
+                self.failed.append(e)
+            raise
         if self.mode is DIFF and entry is not None and entry.views:
             return views.note(out, args, self, name, kwargs)
         return out
@@ -194,6 +209,27 @@ class Context:
                 return out
         return self._record(name, args, kwargs, entry)
 
+    def _float_errors_changed(self, name):
+        """An operation runs under other floating-point error settings than the trace began with
+        (``with np.errstate(divide="raise"):`` inside the traced function). Where only warnings
+        differ the values are the same; where what raises differs, a cached call (which runs under
+        the caller's settings) would raise where the plain call does not, or not raise where it
+        does (a ``FloatingPointError`` the code catches)."""
+        token = self._fp()
+        if self._fp_seen.get(id(token)) is token:
+            return  # these settings were looked at already
+        now = self.ext.float_errors_raising()
+        if now != self._fp_start:
+            what = ", ".join(sorted(now ^ self._fp_start))
+            raise errors.UntraceableError(
+                f"the floating-point error settings changed inside the traced function (what raises on "
+                f"{what} differs, at {name!r}: np.errstate or np.seterr)",
+                "a compiled tape runs its operations under the caller's settings, so a cached call would "
+                "not raise where the plain call does, or would raise where it does not. Set them around "
+                "the call instead (with np.errstate(divide='raise'): yota.grad(f, x)), or test the values "
+                "with xp.isfinite / xp.where")
+        self._fp_seen[id(token)] = token
+
     def _record_plain(self, name, args):
         """The common call, inline (it runs once per op): positional Tracers of
         this trace and Python numbers, one array result. None: not that call."""
@@ -216,6 +252,8 @@ class Context:
         impl = self._impl.get(name)
         if impl is None:
             impl = self._impl[name] = implementation(name, self.xp, self.ext)
+        if self._fp0 is not None and self._fp() != self._fp0:
+            self._float_errors_changed(name)
         result = impl(*vals)
         if type(result) not in self._own_types:
             if isinstance(result, (tuple, list)):
@@ -240,6 +278,8 @@ class Context:
             impl = self._impl[name] = implementation(name, self.xp, self.ext)
         # (the common arguments, Tracers of this trace and numbers, inline: this runs once per op)
         vals = [a.val if type(a) is Tracer and a.ctx is self else self._unwrap(a) for a in args]
+        if self._fp0 is not None and self._fp() != self._fp0:
+            self._float_errors_changed(name)
         if kwargs:
             result = impl(*vals, **{k: self._unwrap(v) for k, v in kwargs.items()})
             enc_kw = {k: self._encode(v) for k, v in kwargs.items()}

@@ -43,6 +43,7 @@ class Traced:
     duplicates: tuple | None = None  # which leaves were one array object (`duplicates`)
     writes_memory: bool = False     # it wrote into an argument's memory: the arguments' sharing matters
     shared_memory: bool = False     # ... and arguments shared memory in this call: not cached
+    caught: str = ""                # where the code caught an error the library raised on these values
 
 
 def duplicates(leaves) -> tuple | None:
@@ -220,6 +221,7 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
         stack.pop()
         raised.pop()
     _check_caught(ctx)
+    caught = _caught_failure(ctx)
     if nested or inner:
         _check_inner_writes(ctx, tracers, inputs)
     wrote = writes.after_trace(ctx, record, writes.originals(tree, origin) if origin is not None else None,
@@ -237,6 +239,7 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
                     sum(1 for o in out_leaves if hasattr(o, "shape")), guards=read, nested=nested)
     traced.wrote = wrote
     traced.duplicates = seen
+    traced.caught = caught
     traced.writes_memory, traced.shared_memory = ctx.views.written, ctx.views.shared_inputs
     concrete = [_concrete(o) for o in out_leaves]
     if kind in ("trace", "linearize"):
@@ -297,6 +300,18 @@ def _check_caught(ctx):
         tb = e.__traceback__
         if tb is not None and errors._user_file(tb.tb_frame.f_code.co_filename):
             raise errors.CaughtError(e, f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
+
+
+def _caught_failure(ctx) -> str:
+    """Where the traced code caught an error that the library raised on this trace's values
+    (``except LinAlgError:`` around a Cholesky factorization, ``except FloatingPointError``), or "".
+    Such a trace is the plain call's for values that raise there, and only for those: it is not
+    cached (a cached call whose operation raises traces again instead, `cache.run`)."""
+    for e in ctx.failed:
+        tb = e.__traceback__
+        if tb is not None and errors._user_file(tb.tb_frame.f_code.co_filename):
+            return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+    return ""
 
 
 def _no_batched_branches(ctx):

@@ -175,6 +175,11 @@ def _build(tree, leaves, axes, out_axes, size, nested):
     examples = [_example(backend.namespace, x, a) for x, a in zip(concrete, axes)]
     traced = trace_call("trace", tree, examples, None, [], batched={i for i, a in enumerate(axes) if a is not None},
                         inner=nested)
+    if traced.caught:
+        raise errors.BatchedControlFlowError(
+            f"inside vmap, the function caught an error the library raised on the first example "
+            f"({traced.caught}); the other examples may not raise it, and one batch cannot take both "
+            f"paths. Choose elementwise with xp.where, or move the try outside vmap.")
     tape = passes.optimize(traced.tape)
     ctx, outs, out_dims = batching.batch_tape(tape, concrete, axes, backend, size)
     out_axes_leaves = _out_axes(traced.out_tree, out_axes)
