@@ -32,7 +32,8 @@ backends.on_settings_change(reset)
 
 
 def cache_info() -> dict:
-    """Counters: traces, cache hits, guard misses, and the number of entries and variants."""
+    """Counters: traces, cache hits, guard misses, calls traced again because an operation raised on
+    their values (`raised`), and the number of entries and variants."""
     return cache.info()
 
 
