@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import collections
+import contextvars
 import dataclasses
 import functools
 import itertools
@@ -26,6 +27,7 @@ from array_api_compat import array_namespace
 import yota
 from yota import cache
 
+import _dynamic_lib as dynlib
 import _guarded_lib as lib
 from _helpers import namespace_of
 
@@ -1045,3 +1047,60 @@ def test_iterators_as_arguments_closure_cells_and_fields(backend):
     for where, call in calls.items():
         values = [float(yota.testing.to_numpy(call()[0])) for _ in range(3)]
         assert values == [base, 2 * base, 3 * base], where
+
+
+# --------------------------------------------------------------------------- names made on the fly
+
+_SCALE_VAR = contextvars.ContextVar("_SCALE_VAR", default=2.0)
+
+
+def test_a_modules_dynamic_attributes_and_context_variables(backend, monkeypatch):
+    # dynlib.SCALE comes from the module's __getattr__, not its dict; a ContextVar's value is the
+    # calling context's: both were guarded by identity only (the module, the variable object)
+    x = backend.asarray(np.array([1.0, -2.0, 0.5]))
+
+    def reads_module(x):
+        return namespace_of(x).sum(x * x) * dynlib.SCALE
+
+    def reads_var(x):
+        return namespace_of(x).sum(x * x) * _SCALE_VAR.get()
+
+    same(yota.grad(reads_module, x), fresh(reads_module, x))
+    monkeypatch.setitem(dynlib.SETTINGS, "SCALE", 3.0)
+    same(yota.grad(reads_module, x), fresh(reads_module, x))
+    assert float(yota.testing.to_numpy(yota.grad(reads_module, x)[0])) == 3.0 * 5.25
+
+    same(yota.grad(reads_var, x), fresh(reads_var, x))
+    token = _SCALE_VAR.set(3.0)
+    try:
+        same(yota.grad(reads_var, x), fresh(reads_var, x))
+        assert float(yota.testing.to_numpy(yota.grad(reads_var, x)[0])) == 3.0 * 5.25
+    finally:
+        _SCALE_VAR.reset(token)
+    assert float(yota.testing.to_numpy(yota.grad(reads_var, x)[0])) == 2.0 * 5.25
+
+
+@functools.singledispatch
+def _weight_of(v):
+    return 3.0
+
+
+class _Dispatches:
+    @functools.singledispatchmethod
+    def weight(self, v):
+        return 5.0
+
+
+def test_singledispatch_chooses_the_plain_values_implementation(backend):
+    # singledispatch dispatches on args[0].__class__: a Tracer took the default implementation where
+    # the plain call takes the one registered for the array's class
+    x = backend.asarray(np.array([1.0, -2.0, 0.5]))
+    cls = type(x)
+    _weight_of.register(cls, lambda v: 2.0)
+    _Dispatches.weight.register(cls, lambda self, v: 7.0)
+    d = _Dispatches()
+
+    def f(x):
+        return namespace_of(x).sum(x * x) * _weight_of(x) * d.weight(x)
+
+    assert float(yota.testing.to_numpy(yota.grad(f, x)[0])) == float(yota.testing.to_numpy(f(x))) == 14.0 * 5.25

@@ -36,6 +36,7 @@ from __future__ import annotations
 import array
 import collections
 import collections.abc
+import contextvars
 import functools
 import math
 import random
@@ -220,6 +221,9 @@ def _state_key(obj):
     state is the one the trace started from."""
     if isinstance(obj, random.Random):
         return obj.getstate()
+    if isinstance(obj, contextvars.ContextVar):  # its value in the calling context: set() is a change
+        v = obj.get(_MISSING)
+        return ("value", v) if _is_value(v) else ("object", id(v))
     if isinstance(obj, (type, types.ModuleType, types.FunctionType)) or _is_value(obj):
         return None
     return backends.state_key(obj)
@@ -354,6 +358,10 @@ class Guards:
                         f"trace took from it is a constant of the tape, and where it stands cannot be checked, "
                         f"so each call traces again. Take the values outside the traced function and pass them "
                         f"in")
+            if kind == "state" and isinstance(holder, contextvars.ContextVar):
+                if _state_key(holder) != expected:
+                    return f"the value of the context variable {name}"
+                continue
             if kind == "state":
                 if _state_key(holder) != expected:
                     return (f"the state of the random generator {name} it draws from (what a trace draws is "
@@ -572,7 +580,17 @@ class _Collector:
         """The attributes of a module the code names (``mylib.softplus``), and of its submodules
         (``np.random.normal``) down to ``depth`` levels."""
         md = vars(module)
+        dynamic = "__getattr__" in md and _user_file(getattr(module, "__file__", None) or "<")
         for a in names:
+            if a not in md and dynamic:
+                # a name the user's module makes in its __getattr__ (PEP 562): read anew on every check
+                try:
+                    v = getattr(module, a)
+                except Exception:  # noqa: BLE001 - not one of its names (AttributeError), or it refuses
+                    continue
+                self.add("auto", _Fields(module, (a,)), a, v)
+                self.follow_value(v)
+                continue
             if a in md:
                 v = md[a]
                 self.add("auto", md, a, v)
@@ -709,7 +727,7 @@ class _Fields(_Holder):
     def __init__(self, obj, names):
         self.obj = obj
         self.names = names
-        self.__name__ = f"a {type(obj).__name__}"
+        self.__name__ = obj.__name__ if isinstance(obj, types.ModuleType) else f"a {type(obj).__name__}"
 
     @property
     def ident(self):

@@ -9,6 +9,7 @@ sweep. Inside rules and pullbacks (mode PRIM) calls are recorded as they are.
 from __future__ import annotations
 
 import abc
+import functools
 import operator
 import sys
 import threading
@@ -495,6 +496,21 @@ _FLOAT_WHY = ("it would drop the value's gradient: the number is cut off the tap
 _ABC_INSTANCECHECK = abc.ABCMeta.__instancecheck__.__code__
 
 
+def _dispatchers() -> set:
+    """The code of the standard library's functions that ask ``__class__`` for the user: an ABC's
+    isinstance (numbers.Real), functools.singledispatch and singledispatchmethod, which choose the
+    implementation the user registered for the plain value's class."""
+    codes = {_ABC_INSTANCECHECK, functools.singledispatch(lambda x: x).__code__}
+    try:
+        codes.add(functools.singledispatchmethod(lambda self, x: x).__get__(object(), object).__code__)
+    except Exception:  # noqa: BLE001 - another Python's implementation: the functions above still hold
+        pass
+    return codes
+
+
+_ASK_FOR_THE_USER = _dispatchers()
+
+
 class Tracer:
     """An array being traced: a concrete value and its tape variable."""
 
@@ -519,9 +535,11 @@ class Tracer:
         # unittest.mock's spec objects rely on). yota itself and the libraries (array-api-compat's
         # is_numpy_array, singledispatch) see a Tracer, and type(x) stays Tracer everywhere.
         f = sys._getframe(1)
-        if f.f_code is _ABC_INSTANCECHECK:  # isinstance(x, numbers.Real): the ABC's check asks for us
-            f = f.f_back
-        if errors._user_file(f.f_code.co_filename):
+        code = f.f_code
+        if code in _ASK_FOR_THE_USER:  # (the user's isinstance with an ABC, singledispatch)
+            return type(self.val) if code is not _ABC_INSTANCECHECK or errors._user_file(
+                f.f_back.f_code.co_filename) else Tracer
+        if errors._user_file(code.co_filename):
             return type(self.val)
         return Tracer
 
