@@ -1104,3 +1104,39 @@ def test_singledispatch_chooses_the_plain_values_implementation(backend):
         return namespace_of(x).sum(x * x) * _weight_of(x) * d.weight(x)
 
     assert float(yota.testing.to_numpy(yota.grad(f, x)[0])) == float(yota.testing.to_numpy(f(x))) == 14.0 * 5.25
+
+
+class _Scaler:
+    """Stands for a library's estimator (its class is not the user's): its methods read fields the
+    user's code never names."""
+
+    def __init__(self):
+        self.mean_, self.scale_ = None, 1.0
+
+    def fit(self, X):
+        self.mean_ = X[0, ...] * 0.5
+        self.scale_ = 2.0 + float(yota.testing.to_numpy(X[0, 0]))
+        return self
+
+    def transform(self, X):
+        return (X - self.mean_) / self.scale_
+
+
+_Scaler.__module__ = "json"  # a module of the standard library: not the user's code
+_SCALER = _Scaler()
+
+
+def _scaled_loss(x):
+    return namespace_of(x).sum(_SCALER.transform(x) ** 2)
+
+
+def test_a_library_objects_fields_are_guarded(backend):
+    # SCALER.fit(new data) replaces the fields its transform reads: the tape kept the old ones
+    x = backend.asarray(np.array([[0.5, 1.0]]))
+    _SCALER.fit(backend.asarray(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    same(yota.grad(_scaled_loss, x), fresh(_scaled_loss, x))
+    before = yota.cache_info()["traces"]
+    same(yota.grad(_scaled_loss, x), fresh(_scaled_loss, x))
+    assert yota.cache_info()["traces"] == before + 1  # (fresh traced once; the cached call did not)
+    _SCALER.fit(backend.asarray(np.array([[10.0, 20.0], [30.0, 40.0]])))
+    same(yota.grad(_scaled_loss, x), fresh(_scaled_loss, x))

@@ -407,6 +407,7 @@ class _Collector:
         self.classes: list = []
         self.objects: list = []
         self.todo: list = []
+        self.library_fields = 0  # fields of library objects guarded so far (`library_object`)
 
     def add_state(self, obj, name: str):
         """A random generator the code can reach: guarded by the state the trace starts from."""
@@ -422,6 +423,20 @@ class _Collector:
         """An iterator the code can reach: what the trace took from it is baked in, and where it
         stands cannot be read, so the tape is never reused."""
         self.entries.append(("never", None, label, obj))
+
+    def library_object(self, obj, d: dict, slots) -> None:
+        """An object of a library's class (a fitted scaler, a tokenizer): the library's methods read
+        fields the user's code never names (``mean_`` in ``SCALER.transform(x)``), so all of its own
+        fields are guarded, one level deep (what they hold by identity), up to `MAX_CONTAINER`."""
+        fields = [(d, n) for n in d] + [(slots, n) for n in slots.names if slots.has(n)]
+        if len(fields) > MAX_CONTAINER - self.library_fields:
+            _warn_large_object(obj)
+            return
+        self.library_fields += len(fields)
+        for holder, name in fields:
+            v = holder.get(name)
+            # a stream or iterator in such an object is the library's I/O, run once (documented)
+            self.add("id" if _is_iterator(v) else "auto", holder, name, v)
 
     def add(self, kind, holder, name, value):
         key = (holder.ident if isinstance(holder, _Holder) else id(holder), name)
@@ -622,6 +637,8 @@ class _Collector:
                 d = _attribute(obj, "__dict__")
                 d = d if type(d) is dict else {}
                 slots = _Slots(obj)
+                if _has_library_methods(type(obj)):
+                    self.library_object(obj, d, slots)
                 for name in self.names:
                     if name in d or slots.has(name):
                         holder = d if name in d else slots
@@ -631,6 +648,28 @@ class _Collector:
                         self.follow_value(v)
             if not self.todo:
                 return
+
+
+def _has_library_methods(cls) -> bool:
+    """Whether methods of a library's class (not the user's, not ``object``'s) run on objects of
+    ``cls``: then they may read any of the object's fields."""
+    r = _LIBRARY_METHODS.get(cls)
+    if r is None:
+        r = _LIBRARY_METHODS[cls] = any(not _user_class(k) and k is not object and any(
+            callable(v) or isinstance(v, (property, staticmethod, classmethod)) for v in vars(k).values())
+            for k in cls.__mro__)
+    return r
+
+
+_LIBRARY_METHODS: dict = {}
+
+
+def _warn_large_object(obj):
+    warnings.warn(
+        f"yota: the traced code reads a {type(obj).__name__} (a library's object) with more than "
+        f"{MAX_CONTAINER} fields in all: yota checks the fields of smaller ones on every call, not of this "
+        f"one, so a cached tape will not see them change. Pass what the loss needs as arguments.",
+        RuntimeWarning, stacklevel=2)
 
 
 def _is_iterator(v) -> bool:
