@@ -15,6 +15,9 @@ supplies the defaults for the rest. The engine only ever talks to a `Backend`:
 ``device(x)``             the device of ``x``
 ``to_float(x)``           a 0-d value as a Python float (a lazy library may keep it lazy)
 ``is_lazy``               results are graphs, computed later (Dask)
+``one_device``            every array of the library is on one device (NumPy, Dask): the cache
+                          key leaves devices out; otherwise each array's device is in it (the
+                          traced code may branch on ``x.device``)
 ``transform(tape)``       the tape this library compiles (NumPy buffer reuse, CuPy
                           kernel fusion); must return what the tape computes
 ``wrap(fn, tape)``        the compiled function as this library runs it (CUDA graphs)
@@ -205,6 +208,7 @@ class Backend:
         self.module = module
         self.transfer = transfer or f"{name}.asarray(x)"
         self.is_lazy = bool(getattr(module, "is_lazy", False))
+        self.one_device = bool(getattr(module, "one_device", False))
         self.unknown_size_advice = getattr(module, "unknown_size_advice", "")
         self.replaces_getitem = bool(getattr(module, "replaces_getitem", False))
         self.prepare_inputs = getattr(module, "prepare_inputs", None)

@@ -57,6 +57,7 @@ __all__ = ["use_fusion", "fusion_plan", "transform", "reset", "setitem", "scatte
 unknown_size_advice = ""
 
 is_lazy = False
+one_device = True  # (the cache key leaves devices out)
 
 
 def _repeats(key) -> bool:

@@ -1140,3 +1140,22 @@ def test_a_library_objects_fields_are_guarded(backend):
     assert yota.cache_info()["traces"] == before + 1  # (fresh traced once; the cached call did not)
     _SCALER.fit(backend.asarray(np.array([[10.0, 20.0], [30.0, 40.0]])))
     same(yota.grad(_scaled_loss, x), fresh(_scaled_loss, x))
+
+
+def test_arrays_on_two_devices_are_two_keys(backend):
+    # a branch on x.device was baked into the tape and served to arrays on another device
+    info = backend.xp.__array_namespace_info__() if hasattr(backend.xp, "__array_namespace_info__") else None
+    devices = list(info.devices()) if info is not None else []
+    if len(devices) < 2 or yota.backends.backend_of(backend.asarray([1.0])).one_device:
+        pytest.skip(f"{backend.name} has one device")
+    first, second = devices[0], devices[1]
+
+    def f(x):
+        xp = namespace_of(x)
+        return xp.sum(x * x) * (2.0 if x.device == first else 3.0)
+
+    for d in (first, second, first, second):
+        x = backend.xp.asarray([1.0, -2.0], device=d)
+        v, g = yota.grad(f, x)
+        assert float(yota.testing.to_numpy(v)) == float(yota.testing.to_numpy(f(x)))
+        assert g[1].device == d

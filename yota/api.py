@@ -16,7 +16,7 @@ from .flatten import _KIND, _LEAF, Leaf, count_leaves, flatten_call, slot_names
 from .program import make_finisher, make_variant
 from .tape import Tape, dtype_name
 from .tracer import Tracer
-from .tracing import distinct, duplicates, names, seed_key, spec, trace_call
+from .tracing import device_of, distinct, duplicates, names, seed_key, spec, trace_call
 
 __all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "cache_info", "evaluate"]
 
@@ -188,8 +188,9 @@ def _fast_signature(args):
     known = _ARRAY_TYPE_CACHE.get
     for a in args:
         t = type(a)
-        if known(t) or _is_array_type(t):
-            sig.append((t, a.shape, a.dtype))
+        k = known(t) or _is_array_type(t, a)  # True, or the device of a library with several
+        if k:
+            sig.append((t, a.shape, a.dtype) if k is True else (t, k(a), a.shape, a.dtype))
             leaves.append(a)
             continue
         if t is tuple or t is list:
@@ -203,9 +204,10 @@ def _fast_signature(args):
             return None
         for b in items:
             tb = type(b)
-            if not (known(tb) or _is_array_type(tb)):
+            k = known(tb) or _is_array_type(tb, b)
+            if not k:
                 return None
-            inner.append((tb, b.shape, b.dtype))
+            inner.append((tb, b.shape, b.dtype) if k is True else (tb, k(b), b.shape, b.dtype))
         leaves.extend(items)
         sig.append(tuple(inner))
     return tuple(sig), leaves
@@ -214,12 +216,14 @@ def _fast_signature(args):
 _ARRAY_TYPE_CACHE: dict = {}
 
 
-def _is_array_type(t) -> bool:
+def _is_array_type(t, x):
+    """True for an array type of a library with one device; for one with several, the function
+    giving an array's device (`tracing.device_of`: part of the key); False for anything else."""
     r = _ARRAY_TYPE_CACHE.get(t)
     if r is None:
-        r = _ARRAY_TYPE_CACHE[t] = _KIND.get(t) is _LEAF
-        if not r:
-            del _ARRAY_TYPE_CACHE[t]  # not seen by flatten yet: ask again later
+        if _KIND.get(t) is not _LEAF:
+            return False  # not seen by flatten yet: ask again later
+        r = _ARRAY_TYPE_CACHE[t] = device_of(x) or True
     return r
 
 

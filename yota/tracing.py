@@ -20,7 +20,7 @@ from .tape import Tape, Var
 from .tangents import NOTANGENT, ZERO
 from .tracer import Context, Tracer, active_contexts, is_float
 
-__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners", "duplicates", "distinct"]
+__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners", "duplicates", "distinct", "device_of"]
 
 
 @dataclass
@@ -78,8 +78,41 @@ def distinct(leaves) -> bool:
 def spec(x):
     if type(x) is Tracer:
         v = x.val
-        return (Tracer, type(v), tuple(getattr(v, "shape", ())), getattr(v, "dtype", None))
-    return (type(x), x.shape, x.dtype)
+        device = device_of(v)
+        return (Tracer, type(v), device(v) if device is not None else None, tuple(getattr(v, "shape", ())),
+                getattr(v, "dtype", None))
+    device = device_of(x)
+    if device is None:
+        return (type(x), x.shape, x.dtype)
+    return (type(x), device(x), x.shape, x.dtype)
+
+
+_DEVICES: dict = {}
+
+
+def device_of(x):
+    """None for an array of a library with one device (NumPy, Dask); else the function giving an
+    array's device as a part of the key: the traced code may branch on ``x.device`` (``if x.device
+    == cpu``), so the same shapes on two devices are two keys."""
+    t = type(x)
+    hit = _DEVICES.get(t, _DEVICES)
+    if hit is not _DEVICES:
+        return hit
+    b = backends.backend_of(x) if hasattr(x, "shape") else None
+    if b is None or b.one_device:
+        _DEVICES[t] = None
+        return None
+
+    def key(a, device=b.device):
+        d = device(a)
+        try:
+            hash(d)
+            return d
+        except TypeError:
+            return repr(d)
+
+    _DEVICES[t] = key
+    return key
 
 
 def out_spec(x):

@@ -50,6 +50,7 @@ __all__ = ["namespace", "scatter_add", "setitem", "getitem", "device", "to_float
            "unknown_size_advice"]
 
 is_lazy = True
+one_device = True  # (the cache key leaves devices out)
 unknown_size_advice = ("For a Dask array, call .compute_chunk_sizes() on the data-dependent part (for example "
                        "idx = da.nonzero(mask)[0].compute_chunk_sizes()) and pass it in.")
 
