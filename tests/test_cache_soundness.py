@@ -1159,3 +1159,24 @@ def test_arrays_on_two_devices_are_two_keys(backend):
         v, g = yota.grad(f, x)
         assert float(yota.testing.to_numpy(v)) == float(yota.testing.to_numpy(f(x)))
         assert g[1].device == d
+
+
+_TYPED = '''
+SCALE = 2.0
+
+def loss(x, namespace_of):
+    xp = namespace_of(x)
+    return xp.sum(x * x) * SCALE
+'''
+
+
+@pytest.mark.parametrize("where", ["<stdin>", "<python-input-0>", "<ipython-input-3-5f2a>", "<string>"])
+def test_code_typed_at_a_prompt_is_the_users(backend, where):
+    # the REPL, IPython's terminal and exec() name their code "<...>", which yota took for its own
+    # generated code: the globals such code read were not guarded
+    env: dict = {}
+    exec(compile(_TYPED, where, "exec"), env)
+    x = backend.asarray(np.array([1.0, -2.0]))
+    assert float(yota.testing.to_numpy(yota.grad(env["loss"], x, namespace_of)[0])) == 10.0
+    env["SCALE"] = 3.0
+    assert float(yota.testing.to_numpy(yota.grad(env["loss"], x, namespace_of)[0])) == 15.0

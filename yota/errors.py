@@ -19,13 +19,22 @@ _SKIP = tuple({_HERE + os.sep, os.path.join(_ROOT, "backends") + os.sep, os.path
 GENERATED_LINES: dict[str, dict[int, str]] = {}
 
 
+#: code typed at a prompt or run by exec (the REPL, IPython's terminal, exec(src)): the user's too.
+#: Other "<...>" names are generated code (yota's own tapes, frozen modules, decorators).
+_INTERACTIVE = ("<stdin>", "<string>", "<ipython-input-", "<python-input-", "<console>", "<pyshell#")
+
+
 def _user_file(fn: str) -> bool:
-    return not fn.startswith(_SKIP) and not fn.startswith("<")
+    if fn.startswith("<"):
+        return fn.startswith(_INTERACTIVE)
+    return not fn.startswith(_SKIP)
 
 
 def user_location() -> str:
-    """file:line of the innermost frame that belongs to the user's code."""
+    """file:line of the innermost frame that belongs to the user's code: a file where there is
+    one (a dataclass's generated __init__ is "<string>" code too), else the prompt's line."""
     f = sys._getframe(1)
+    typed = ""
     while f is not None:
         fn = f.f_code.co_filename
         if fn.startswith("<yota"):
@@ -33,9 +42,11 @@ def user_location() -> str:
             if loc:
                 return loc
         elif _user_file(fn):
-            return f"{fn}:{f.f_lineno}"
+            if not fn.startswith("<"):
+                return f"{fn}:{f.f_lineno}"
+            typed = typed or f"{fn}:{f.f_lineno}"
         f = f.f_back
-    return "<unknown>"
+    return typed or "<unknown>"
 
 
 class YotaError(Exception):
