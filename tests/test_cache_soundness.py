@@ -1180,3 +1180,45 @@ def test_code_typed_at_a_prompt_is_the_users(backend, where):
     assert float(yota.testing.to_numpy(yota.grad(env["loss"], x, namespace_of)[0])) == 10.0
     env["SCALE"] = 3.0
     assert float(yota.testing.to_numpy(yota.grad(env["loss"], x, namespace_of)[0])) == 15.0
+
+
+class _Transformer:
+    """Stands for a library's wrapper of the user's function (FunctionTransformer(func))."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def transform(self, X):
+        return self.func(X)
+
+
+_Transformer.__module__ = "json"
+_T_SCALE = 2.0
+_TRANSFORMER = _Transformer(lambda X: X * _T_SCALE)
+
+
+def test_a_users_function_held_by_a_library_object(backend, monkeypatch):
+    # the library object's fields were guarded, but not what the user's function in one reads
+    x = backend.asarray(np.array([1.0, -2.0]))
+
+    def f(x):
+        return namespace_of(x).sum(_TRANSFORMER.transform(x))
+
+    assert float(yota.testing.to_numpy(yota.grad(f, x)[0])) == -2.0
+    monkeypatch.setitem(globals(), "_T_SCALE", 3.0)
+    assert float(yota.testing.to_numpy(yota.grad(f, x)[0])) == -3.0
+
+
+def test_a_stream_the_code_writes_to_is_io_not_an_iterator(rng):
+    # files and streams have __next__ too, but they are I/O (run once, at trace time): a function
+    # that flushes sys.stdout keeps its cache
+    import sys
+
+    def f(x):
+        sys.stdout.flush()
+        return np.sum(x * x)
+
+    yota.reset()
+    for _ in range(3):
+        yota.grad(f, rng.standard_normal(3))
+    assert yota.cache_info()["traces"] == 1

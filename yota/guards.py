@@ -38,6 +38,7 @@ import collections
 import collections.abc
 import contextvars
 import functools
+import io
 import math
 import random
 import sys
@@ -163,6 +164,21 @@ def _label(kind, holder, name) -> str:
     return f"a closure cell of {name}" if kind == "cell" else f"{_holder_name(holder)}.{name}"
 
 
+class _Identity:
+    """An object compared by identity (and kept alive, so that its id is not taken again)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Identity and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
 class _Contents:
     """An array in a guarded container, with the check that it still holds what it held."""
 
@@ -223,7 +239,7 @@ def _state_key(obj):
         return obj.getstate()
     if isinstance(obj, contextvars.ContextVar):  # its value in the calling context: set() is a change
         v = obj.get(_MISSING)
-        return ("value", v) if _is_value(v) else ("object", id(v))
+        return ("value", v) if _is_value(v) else ("object", _Identity(v))
     if isinstance(obj, (type, types.ModuleType, types.FunctionType)) or _is_value(obj):
         return None
     return backends.state_key(obj)
@@ -437,6 +453,7 @@ class _Collector:
             v = holder.get(name)
             # a stream or iterator in such an object is the library's I/O, run once (documented)
             self.add("id" if _is_iterator(v) else "auto", holder, name, v)
+            self.follow(v)  # the user's function it holds (FunctionTransformer(func)) reads globals too
 
     def add(self, kind, holder, name, value):
         key = (holder.ident if isinstance(holder, _Holder) else id(holder), name)
@@ -530,6 +547,8 @@ class _Collector:
     def follow_object(self, obj):
         if isinstance(obj, (types.ModuleType, type)) or _is_value(obj):
             return
+        if getattr(type(obj), "__yota_opaque__", False):
+            return  # a primitive runs on every call: nothing it holds is baked in
         if (_attribute(obj, "__dict__") is not None or slot_names(type(obj))) \
                 and id(obj) not in {id(o) for o in self.objects}:
             self.objects.append(obj)
@@ -673,10 +692,11 @@ def _warn_large_object(obj):
 
 
 def _is_iterator(v) -> bool:
-    """An iterator or generator (``itertools.count()``, ``iter(xs)``, a file): each ``next`` moves it,
-    and where it stands cannot be read, so a tape that took from it cannot be reused."""
+    """An iterator or generator (``itertools.count()``, ``iter(xs)``): each ``next`` moves it, and
+    where it stands cannot be read, so a tape that took from it cannot be reused. A file or stream
+    (``sys.stdout``) is I/O, which runs once, at trace time (documented), not a source of values."""
     t = type(v)
-    return hasattr(t, "__next__") and not isinstance(v, (type, types.ModuleType)) and not is_array(v)
+    return hasattr(t, "__next__") and not isinstance(v, (type, types.ModuleType, io.IOBase)) and not is_array(v)
 
 
 def _attribute(v, name):

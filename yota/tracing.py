@@ -20,7 +20,8 @@ from .tape import Tape, Var
 from .tangents import NOTANGENT, ZERO
 from .tracer import Context, Tracer, active_contexts, is_float
 
-__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners", "duplicates", "distinct", "device_of"]
+__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners", "duplicates",
+           "distinct", "device_of"]
 
 
 @dataclass
