@@ -1145,7 +1145,7 @@ def test_a_library_objects_fields_are_guarded(backend):
 def test_arrays_on_two_devices_are_two_keys(backend):
     # a branch on x.device was baked into the tape and served to arrays on another device
     info = backend.xp.__array_namespace_info__() if hasattr(backend.xp, "__array_namespace_info__") else None
-    devices = list(info.devices()) if info is not None else []
+    devices = [d for d in (info.devices() if info is not None else ()) if d is not None and str(d) != "meta"]
     if len(devices) < 2 or yota.backends.backend_of(backend.asarray([1.0])).one_device:
         pytest.skip(f"{backend.name} has one device")
     first, second = devices[0], devices[1]

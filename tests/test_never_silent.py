@@ -620,7 +620,7 @@ def test_a_caught_linalg_error(backend):
     if backend.name == "dask":
         pytest.skip("Dask factorizes when the result is computed, after the function returned: the plain "
                     "call's except does not run either")
-    la = np.linalg.LinAlgError
+    la = (np.linalg.LinAlgError, RuntimeError)  # (PyTorch's LinAlgError is a RuntimeError; JAX gives NaN)
 
     def f(A, b):
         xp = namespace_of(A)
@@ -634,7 +634,7 @@ def test_a_caught_linalg_error(backend):
     b = backend.asarray(np.array([1.0, 2.0]))
     for A in (npd, pd, pd, npd):
         A = backend.asarray(A)
-        assert float(to_numpy(yota.grad(f, A, b)[0])) == pytest.approx(float(to_numpy(f(A, b))))
+        assert float(to_numpy(yota.grad(f, A, b)[0])) == pytest.approx(float(to_numpy(f(A, b))), nan_ok=True)
 
 
 def test_floating_point_settings_changed_inside_the_traced_function(backend):
