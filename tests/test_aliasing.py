@@ -1,11 +1,10 @@
 """One array in several places: ``f(x, x)``, tied weights, an argument that views another.
 
-The plain call sees one object under two names: ``a is b`` holds, and a write through one name is
-read through the other. The trace gives such an array one tracer (its gradient is the total, the
-same at every place, as PyTorch's ``.grad`` of a tied weight), the cache keys on which arguments
-are one object, and a tape that wrote into an argument is served only to arguments that share no
-memory. Each test was a silent wrong answer before: the tape traced for distinct arrays served the
-aliased call.
+Each place is an input of its own, as in JAX: its gradient is the partial derivative there, and
+every transformation (jvp, hvp, jacrev) combines the places as JAX does. A write through one
+argument reaches the others in NumPy; the trace follows it or raises `StaleViewError`, and a tape
+that wrote into an argument is served only to arguments that share no memory (before, a tape
+traced for distinct arrays served the aliased call: 14.0 where NumPy gives 113.0).
 """
 from __future__ import annotations
 
@@ -27,22 +26,31 @@ def _value(r):
     return float(yota.testing.to_numpy(r[0]))
 
 
-def _kernel(a, b):
-    # the fast path of a symmetric kernel (scikit-learn's `Y is X`): another formula for one object
+def _np(x):
+    return yota.testing.to_numpy(x)
+
+
+def _f(a, b):
     xp = namespace_of(a)
-    if a is b:
-        return 2.0 * xp.sum(xp.tanh(a @ a.T))
-    return xp.sum(xp.tanh(a @ b.T))
+    return xp.sum(xp.tanh(a * b) + a * a)
 
 
-def test_an_array_passed_twice_is_one_object_in_the_trace(backend):
+def test_one_array_in_two_places_is_two_inputs(backend):
+    # the partials at each place, as JAX gives them, in grad and in every transformation
     r = np.random.default_rng(0)
-    x = backend.asarray(r.standard_normal((3, 2)))
-    y = backend.asarray(r.standard_normal((3, 2)))
-    for a, b in ((x, y), (x, x), (y, y), (x, y), (y, x), (x, x)):  # cached both ways round
-        assert _value(yota.grad(_kernel, a, b)) == pytest.approx(float(yota.testing.to_numpy(_kernel(a, b))))
-    yota.testing.check_grad(_kernel, x, x, full=0 if backend.name == "dask" else None)
-    yota.testing.check_grad(_kernel, x, y, full=0 if backend.name == "dask" else None)
+    x = backend.asarray(r.standard_normal(3))
+    y = backend.asarray(np.array(_np(x)))  # the same values, another array
+    t1, t2 = backend.asarray(r.standard_normal(3)), backend.asarray(r.standard_normal(3))
+    yota.testing.check_grad(_f, x, x, full=0 if backend.name == "dask" else None)
+    _, g = yota.grad(_f, x, x)
+    _, h = yota.grad(_f, x, y)
+    for a, b in zip(g[1:], h[1:]):
+        np.testing.assert_allclose(_np(a), _np(b))
+    np.testing.assert_allclose(_np(yota.jvp(_f, (x, x), (t1, t2))[1]), _np(yota.jvp(_f, (x, y), (t1, t2))[1]))
+    for a, b in zip(yota.hvp(_f, (x, x), (t1, t2))[1], yota.hvp(_f, (x, y), (t1, t2))[1]):
+        np.testing.assert_allclose(_np(a), _np(b))
+    for a, b in zip(yota.jacrev(_f, argnums=(0, 1))(x, x), yota.jacrev(_f, argnums=(0, 1))(x, y)):
+        np.testing.assert_allclose(_np(a), _np(b))
 
 
 def _tied(p, X):
@@ -50,22 +58,15 @@ def _tied(p, X):
     return xp.sum(xp.tanh(X @ p["enc"]) @ p["dec"].T)
 
 
-def test_tied_weights_have_one_gradient_and_stay_tied(backend):
+def test_tied_weights_get_the_partial_at_each_place(backend):
     r = np.random.default_rng(1)
     W = backend.asarray(r.standard_normal((2, 2)))
     X = backend.asarray(r.standard_normal((4, 2)))
-    p = {"enc": W, "dec": W}
-    _, g = yota.grad(_tied, p, X)
-    assert g[1]["enc"] is g[1]["dec"]
-    # the total: the sum of the two partials, which the untied copies get
-    _, gu = yota.grad(_tied, {"enc": W, "dec": backend.asarray(np.array(yota.testing.to_numpy(W)))}, X)
-    np.testing.assert_allclose(yota.testing.to_numpy(g[1]["enc"]),
-                               yota.testing.to_numpy(gu[1]["enc"]) + yota.testing.to_numpy(gu[1]["dec"]))
-    yota.testing.check_grad(_tied, p, X, full=0 if backend.name == "dask" else None)
-    yota.update_(p, g[1], lambda x, gx: x - 0.1 * gx)
-    assert p["enc"] is p["dec"]  # one array updated once, both places given it
-    _, g2 = yota.grad(_tied, p, X)
-    assert g2[1]["enc"] is g2[1]["dec"]
+    _, g = yota.grad(_tied, {"enc": W, "dec": W}, X)
+    _, gu = yota.grad(_tied, {"enc": W, "dec": backend.asarray(np.array(_np(W)))}, X)
+    for k in ("enc", "dec"):
+        np.testing.assert_allclose(_np(g[1][k]), _np(gu[1][k]))
+    yota.testing.check_grad(_tied, {"enc": W, "dec": W}, X, full=0 if backend.name == "dask" else None)
 
 
 def _writes_a_reads_b(a, b):
@@ -74,23 +75,15 @@ def _writes_a_reads_b(a, b):
     return xp.sum(b * b)
 
 
-def _plain(f, make):
-    return float(yota.testing.to_numpy(f(*make())))
-
-
 def test_a_write_through_one_argument_is_read_through_another(backend):
     _writable(backend)
     new = lambda: backend.asarray(np.array([1.0, 2.0, 3.0]))  # noqa: E731
     x, y = new(), new()
     assert _value(yota.grad(_writes_a_reads_b, x, y)) == 14.0  # traced and cached for distinct arrays
-    for _ in range(2):
+    for b in (lambda x: x, lambda x: x[:]):  # the write reaches b, which NumPy reads written
         x = new()
-        want = _plain(_writes_a_reads_b, lambda: (lambda z: (z, z))(new()))
-        assert _value(yota.grad(_writes_a_reads_b, x, x)) == want == 113.0
-    # a view that the write reaches: NumPy reads the written value through it, the tape would not
-    x = new()
-    with pytest.raises(StaleViewError):
-        yota.grad(_writes_a_reads_b, x, x[:])
+        with pytest.raises(StaleViewError):
+            yota.grad(_writes_a_reads_b, x, b(x))
     # a view that the write does not reach: traced for this call, the plain program's value
     x = new()
     assert _value(yota.grad(_writes_a_reads_b, x, x[1:])) == 13.0
@@ -118,32 +111,17 @@ def test_a_write_into_an_argument_that_views_a_global_after_a_cached_call(backen
         yota.grad(_writes_x_reads_global, _GLOBAL_W[:])
 
 
-def test_a_compiled_tape_refuses_another_pattern_of_arguments(backend):
-    r = np.random.default_rng(2)
-    x = backend.asarray(r.standard_normal((3, 2)))
-    y = backend.asarray(r.standard_normal((3, 2)))
-    distinct = yota.compile(yota.gradtape(_kernel, x, y))
-    one = yota.compile(yota.gradtape(_kernel, x, x))
-    assert float(yota.testing.to_numpy(distinct(_kernel, y, x)[0])) == pytest.approx(
-        float(yota.testing.to_numpy(_kernel(y, x))))
-    with pytest.raises(yota.errors.StaleTapeError, match="several places"):
-        distinct(_kernel, x, x)
-    with pytest.raises(yota.errors.StaleTapeError, match="several places"):
-        one(_kernel, x, y)
-
-
 def test_vmap_over_one_array_in_several_places(backend):
     r = np.random.default_rng(3)
-    W = backend.asarray(r.standard_normal((3, 2)))
-    xs = backend.asarray(r.standard_normal((4, 3, 2)))
+    W = backend.asarray(r.standard_normal(3))
+    xs = backend.asarray(r.standard_normal((4, 3)))
 
     def f(a, b, x):
-        return _kernel(a, b) * namespace_of(x).sum(x)
+        return _f(a, b) * namespace_of(x).sum(x)
 
     got = yota.vmap(f, in_axes=(None, None, 0))(W, W, xs)
-    want = [float(yota.testing.to_numpy(f(W, W, xs[i, ...]))) for i in range(4)]
-    np.testing.assert_allclose(yota.testing.to_numpy(got), want, rtol=1e-12)
-    # mapped in one place and not in the other: x[i] and x are two objects, as in the loop
-    got = yota.vmap(_kernel, in_axes=(0, None))(xs, xs[0, ...])
-    want = [float(yota.testing.to_numpy(_kernel(xs[i, ...], xs[0, ...]))) for i in range(4)]
-    np.testing.assert_allclose(yota.testing.to_numpy(got), want, rtol=1e-12)
+    want = [float(_np(f(W, W, xs[i, ...]))) for i in range(4)]
+    np.testing.assert_allclose(_np(got), want, rtol=1e-12)
+    got = yota.vmap(_f, in_axes=(0, None))(xs, xs[0, ...])
+    want = [float(_np(_f(xs[i, ...], xs[0, ...]))) for i in range(4)]
+    np.testing.assert_allclose(_np(got), want, rtol=1e-12)

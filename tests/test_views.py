@@ -179,18 +179,16 @@ def test_in_place_operators_keep_the_written_arrays_dtype_and_shape(backend):
 
 
 def test_arguments_that_share_memory(rng):
-    # f(x, x[::2]): a write into one reaches the other; f(x, x) is one array, one tracer
-    # (tests/test_aliasing.py), which sees the write as NumPy does
+    # f(x, x) and f(x, x[::2]): a write into one reaches the other
     x = rng.standard_normal(4)
 
     def f(a, b):
         a[0] = 10.0
         return namespace_of(a).sum(b * b)
 
-    with pytest.raises(StaleViewError):
-        yota.grad(f, x, x[::2])
-    z = x.copy()
-    assert float(yota.grad(f, x, x)[0]) == float(f(z, z))
+    for b in (x, x[::2]):
+        with pytest.raises(StaleViewError):
+            yota.grad(f, x, b)
     y = rng.standard_normal(4)
     yota.testing.check_grad(f, x.copy(), y)  # no sharing: the plain values
 

@@ -16,7 +16,7 @@ from .flatten import _KIND, _LEAF, Leaf, count_leaves, flatten_call, slot_names
 from .program import make_finisher, make_variant
 from .tape import Tape, dtype_name
 from .tracer import Tracer
-from .tracing import device_of, distinct, duplicates, names, seed_key, spec, trace_call
+from .tracing import device_of, names, seed_key, spec, trace_call
 
 __all__ = ["grad", "vjp", "trace", "gradtape", "compile", "reset", "cache_info", "evaluate"]
 
@@ -133,7 +133,7 @@ def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
     if seed is None and not aux and type(f) is _FunctionType and f.__closure__ is None:
         fast = _fast_signature(args)
         if fast is not None:
-            fast_key = (kind, f, wrt, fast[0], None if distinct(fast[1]) else duplicates(fast[1]))
+            fast_key = (kind, f, wrt, fast[0])
             entry = cache.fast_lookup(fast_key)
             if entry is not None:
                 out = cache.run(entry, fast[1], entry.backend)
@@ -142,7 +142,7 @@ def _call(kind, f, args, seed, wrt=None, aux=False, label=None):
     tree, leaves = flatten_call(f, args, spec)
     skey, sleaves = seed_key(seed)
     all_leaves = leaves + sleaves if sleaves else leaves
-    key = (kind, tree, skey, wrt, aux, duplicates(leaves))
+    key = (kind, tree, skey, wrt, aux)
     entry = cache.lookup(key)
     if entry is not None:
         if entry.backend is not None:
@@ -268,12 +268,6 @@ def compile(tape: Tape) -> Callable:  # noqa: A001 - the public name is fixed by
             raise errors.StaleTapeError("this compiled tape was traced for another function or argument "
                                         "structure than the one passed now; trace this function with "
                                         "yota.gradtape / yota.trace (or call yota.grad, which traces as needed)")
-        if duplicates(leaves) != traced.duplicates:
-            raise errors.StaleTapeError("this compiled tape was traced with " + (
-                "an array passed in several places" if traced.duplicates else "distinct arrays") + (
-                ", and the arrays passed now are distinct" if traced.duplicates else
-                ", and now one array is passed in several places") + ": the tape gives one array one input, "
-                "so it cannot serve this call. Trace it for these arguments (yota.grad retraces by itself)")
         sleaves = seed_key(seed)[1] if seed is not None else []
         if len(leaves) + len(sleaves) != n_leaves:
             raise TypeError(f"this compiled tape takes {n_args} arrays (and {n_leaves - n_args} seed arrays); "

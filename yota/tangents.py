@@ -227,58 +227,45 @@ _LIBRARY_ARRAYS = tuple(getattr(array_api_compat, name) for name in (
 # --------------------------------------------------------------------------- update_
 
 def update_(obj: Any, grad: Any, fn: Callable[[Any, Any], Any] = lambda x, g: x - g) -> Any:
-    """Write ``fn(x, g)`` into every array field of ``obj`` that has a gradient, in place.
-
-    One array held in several places (tied weights) has one gradient, the same at each place: it
-    is updated once, and every place gets the one new array, so the weights stay tied."""
-    return _update(obj, grad, fn, {})
-
-
-def _update(obj, grad, fn, done: dict):
+    """Write ``fn(x, g)`` into every array field of ``obj`` that has a gradient, in place."""
     if isinstance(grad, ZeroTangent) or grad is None:
         return obj
     if isinstance(grad, Tangent):
         if isinstance(obj, types.FunctionType):
             cells = dict(zip(obj.__code__.co_freevars, obj.__closure__ or ()))
             for name, g in grad.fields.items():
-                _update_slot(cells[name].cell_contents, g, fn, done,
+                _update_slot(cells[name].cell_contents, g, fn,
                              lambda v, c=cells[name]: setattr(c, "cell_contents", v), name)
             return obj
         if isinstance(obj, types.MethodType):
-            return _update(obj.__self__, grad, fn, done)
+            return update_(obj.__self__, grad, fn)
         for name, g in grad.fields.items():
-            _update_slot(getattr(obj, name), g, fn, done, lambda v, n=name: object.__setattr__(obj, n, v), name)
+            _update_slot(getattr(obj, name), g, fn, lambda v, n=name: object.__setattr__(obj, n, v), name)
         return obj
     if isinstance(obj, types.MethodType):
-        return _update(obj.__self__, grad, fn, done)
+        return update_(obj.__self__, grad, fn)
     if isinstance(obj, dict):
         for key, g in grad.items():
-            _update_slot(obj[key], g, fn, done, lambda v, k=key: obj.__setitem__(k, v), key)
+            _update_slot(obj[key], g, fn, lambda v, k=key: obj.__setitem__(k, v), key)
         return obj
     if isinstance(obj, list):
         for i, g in enumerate(grad):
-            _update_slot(obj[i], g, fn, done, lambda v, i=i: obj.__setitem__(i, v), i)
+            _update_slot(obj[i], g, fn, lambda v, i=i: obj.__setitem__(i, v), i)
         return obj
     if isinstance(obj, tuple):
         for i, (x, g) in enumerate(zip(obj, grad)):
-            _update_slot(x, g, fn, done, None, i)
+            _update_slot(x, g, fn, None, i)
         return obj
     raise TypeError(f"update_: cannot update {type(obj).__name__} with {type(grad).__name__}")
 
 
-def _update_slot(x, g, fn, done, setter, where):
+def _update_slot(x, g, fn, setter, where):
     if isinstance(g, ZeroTangent) or g is None:
         return
     if is_array(x) or isinstance(x, float):
         if setter is None:
             raise TypeError(f"update_: the array at position {where} lives in a tuple, which cannot be "
                             "assigned to in place; use a list or an object field instead")
-        hit = done.get(id(x))
-        if hit is not None and hit[0] is x and hit[1] is g:
-            setter(hit[2])  # the same array and its one gradient, met again
-            return
-        new = fn(x, g)
-        done[id(x)] = (x, g, new)
-        setter(new)
+        setter(fn(x, g))
     else:
-        _update(x, g, fn, done)
+        update_(x, g, fn)

@@ -16,7 +16,6 @@ from . import api, backends
 from .flatten import flatten, flatten_call, leaf_gradients, unflatten
 from .tangents import ZeroTangent
 from .tape import dtype_name
-from .tracing import duplicates
 
 __all__ = ["check_grad", "to_numpy"]
 
@@ -78,11 +77,8 @@ def check_grad(f: Callable, *args: Any, seed: Any = None, rtol: float = 1e-5, at
     if twice:
         tree, leaves = flatten_call(f, args, lambda x: ())
         moved = []
-        dups = duplicates(leaves)
-        for i, x in enumerate(leaves):
-            if dups is not None and dups[i] != i:
-                moved.append(moved[dups[i]])  # one array in several places stays one (the cached call)
-            elif _is_float_leaf(x):
+        for x in leaves:
+            if _is_float_leaf(x):
                 xn = to_numpy(x)
                 step = 0.1 * rs.standard_normal(xn.shape) * (1 + np.abs(xn))
                 if np.iscomplexobj(xn):
@@ -127,10 +123,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
             np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-6, atol=1e-9,
                                        err_msg=f"vjp pullback and grad(seed=u) differ for leaf {i}")
 
-    # one array passed in several places is one input: perturbed as one, its one gradient (the same
-    # at each place) checked once
-    dups = duplicates(leaves) or tuple(range(len(leaves)))
-    diff_idx = [i for i, x in enumerate(leaves) if _is_float_leaf(x) and dups[i] == i]
+    diff_idx = [i for i, x in enumerate(leaves) if _is_float_leaf(x)]
     low = any(_leaf_dtype(leaves[i]) in ("float32", "complex64") for i in diff_idx)
     tol_r = max(rtol, 2e-3) if low else rtol
     tol_a = max(atol, 1e-4) if low else atol
@@ -163,8 +156,7 @@ def _check_at(f, args, seed, rtol, atol, eps, directions, full, check_vjp, rs, f
             raise AssertionError(f"gradient shape {gnp[i].shape} differs from the input's {x64[i].shape}")
 
     def loss_at(point: dict) -> float:
-        moved = {i: _like(leaves[i], p) for i, p in point.items()}
-        new = [moved.get(dups[i], leaves[i]) for i in range(len(leaves))]
+        new = [(_like(leaves[i], point[i]) if i in point else leaves[i]) for i in range(len(leaves))]
         f2, args2 = unflatten(tree, iter(new).__next__)
         outs2 = flatten(f2(*args2), lambda x: ())[1]
         total = 0.0

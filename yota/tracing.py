@@ -20,8 +20,7 @@ from .tape import Tape, Var
 from .tangents import NOTANGENT, ZERO
 from .tracer import Context, Tracer, active_contexts, is_float
 
-__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners", "duplicates",
-           "distinct", "device_of"]
+__all__ = ["Traced", "trace_call", "spec", "out_spec", "seed_key", "names", "title", "owners", "device_of"]
 
 
 @dataclass
@@ -41,39 +40,9 @@ class Traced:
     nested: bool = False            # traced inside another trace (inputs were Tracers)
     wrote: bool = False             # it wrote into the caller's objects: not cached (a cached call would not)
     split: int = 0                  # linearize: the trailing leaves that are tangents
-    duplicates: tuple | None = None  # which leaves were one array object (`duplicates`)
     writes_memory: bool = False     # it wrote into an argument's memory: the arguments' sharing matters
     shared_memory: bool = False     # ... and arguments shared memory in this call: not cached
     caught: str = ""                # where the code caught an error the library raised on these values
-
-
-def duplicates(leaves) -> tuple | None:
-    """Which leaves are one array object, passed in several places (``f(x, x)``, tied weights
-    ``{"enc": W, "dec": W}``, a closure's array passed again), as the position of each leaf's first
-    occurrence; None when there are none (nearly every call: one set of ids answers). The trace
-    gives such an array one tracer, so that ``a is b`` and writes through one name are the plain
-    program's, and the cache keys on the pattern. Numbers are values, not objects: never merged."""
-    if distinct(leaves):
-        return None
-    first: dict = {}
-    out = tuple(first.setdefault(id(x), i) if not isinstance(x, _NUMBERS) else i for i, x in enumerate(leaves))
-    return out if any(j != i for i, j in enumerate(out)) else None
-
-
-_NUMBERS = (int, float, complex, bool)
-
-
-def distinct(leaves) -> bool:
-    """Whether no object is in two places of ``leaves`` (a few `is` for the short lists of most calls)."""
-    n = len(leaves)
-    if n < 2:
-        return True
-    if n == 2:
-        return leaves[0] is not leaves[1]
-    if n == 3:
-        a, b, c = leaves
-        return a is not b and a is not c and b is not c
-    return len(set(map(id, leaves))) == n
 
 
 def spec(x):
@@ -225,17 +194,9 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
     own = owners(tree)
     tracers = []
     forward_only = kind in ("trace", "linearize")  # nothing is differentiated here: no rules to run
-    wanted = [not forward_only and is_float(v) and (wrt is None or owner in wrt) for v, owner in zip(real, own)]
-    seen = duplicates(leaves)
-    # one array in several places is one tracer, unless the places differ: mapped and not (vmap), or
-    # differentiated and not (argnums, a transformation's keywords), where the second is a constant
-    # of the first's derivative, as in JAX (a write through one still makes the other stale)
-    dups = None if seen is None else tuple(
-        j if wanted[i] == wanted[j] and (batched is None or (i in batched) == (j in batched)) else i
-        for i, j in enumerate(seen))
-    for i, (v, n) in enumerate(zip(real, names(tree))):
-        t = ctx.input(v, n, wanted[i])
-        tracers.append(t if dups is None or dups[i] == i else tracers[dups[i]])
+    for v, n, owner in zip(real, names(tree), own):
+        diff = not forward_only and is_float(v) and (wrt is None or owner in wrt)
+        tracers.append(ctx.input(v, n, diff))
     # The user's code may rebind a tracer (x[i] = ...); the inputs are these:
     inputs = [(t.vid, t.val) for t in tracers]
     if batched is not None:
@@ -272,7 +233,6 @@ def _trace_call(kind, tree, leaves, skey, sleaves, wrt, aux, batched, made, orig
     traced = Traced(kind, None, tree, out_tree, backend, len(outputs),
                     sum(1 for o in out_leaves if hasattr(o, "shape")), guards=read, nested=nested)
     traced.wrote = wrote
-    traced.duplicates = seen
     traced.caught = caught
     traced.writes_memory, traced.shared_memory = ctx.views.written, ctx.views.shared_inputs
     concrete = [_concrete(o) for o in out_leaves]

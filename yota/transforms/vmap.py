@@ -25,7 +25,7 @@ from ..flatten import (FloatLeaf, Leaf, Mapping, NamedTup, Obj, Seq, Static, chi
                        flatten_call)
 from ..tape import Var
 from ..tracer import Tracer
-from ..tracing import duplicates, spec, trace_call
+from ..tracing import spec, trace_call
 
 __all__ = ["vmap"]
 
@@ -137,7 +137,7 @@ def _call(f, args, in_axes, out_axes):
         raise errors.ArgumentError(f"vmap: the mapped axes have different sizes {sorted(sizes)}")
     size = sizes.pop()
     out_key = _hashable_axes(out_axes)
-    key = ("vmap", tree, axes, out_key, duplicates(leaves))
+    key = ("vmap", tree, axes, out_key)
     entry = cache.lookup(key)
     nested = any(type(x) is Tracer for x in leaves)
     if entry is not None:
