@@ -374,16 +374,14 @@ class Guards:
                         f"trace took from it is a constant of the tape, and where it stands cannot be checked, "
                         f"so each call traces again. Take the values outside the traced function and pass them "
                         f"in")
-            if kind == "state" and isinstance(holder, contextvars.ContextVar):
-                if _state_key(holder) != expected:
-                    return f"the value of the context variable {name}"
-                continue
             if kind == "state":
-                if _state_key(holder) != expected:
-                    return (f"the state of the random generator {name} it draws from (what a trace draws is "
-                            f"a constant of its tape, so each call draws by tracing again: draw the random "
-                            f"numbers outside the traced function and pass them in as arrays)")
-                continue
+                if _state_key(holder) == expected:
+                    continue
+                if isinstance(holder, contextvars.ContextVar):
+                    return f"the value of the context variable {name}"
+                return (f"the state of the random generator {name} it draws from (what a trace draws is "
+                        f"a constant of its tape, so each call draws by tracing again: draw the random "
+                        f"numbers outside the traced function and pass them in as arrays)")
             try:
                 now = _now(kind, holder, name)
             except ValueError:
@@ -516,10 +514,11 @@ class _Collector:
             self.add_class(v)
         elif isinstance(v, functools.partial):
             # its arguments are read on every call, and its keywords dict can change in place
-            parts = _Fields(v, ("args", "keywords"))
+            parts = _Fields(v, ("args", "keywords"), "a partial")
             for name in parts.names:
-                self.add("auto", parts, name, getattr(v, name))
-                self.follow_contents(getattr(v, name))
+                value = parts.get(name)
+                self.add("auto", parts, name, value)
+                self.follow_contents(value)
             self.follow(v.func)
 
     def follow_value(self, v):
@@ -622,7 +621,7 @@ class _Collector:
                     v = getattr(module, a)
                 except Exception:  # noqa: BLE001 - not one of its names (AttributeError), or it refuses
                     continue
-                self.add("auto", _Fields(module, (a,)), a, v)
+                self.add("auto", _Fields(module, (a,), module.__name__), a, v)
                 self.follow_value(v)
                 continue
             if a in md:
@@ -655,7 +654,7 @@ class _Collector:
                 seen_objects += 1
                 d = _attribute(obj, "__dict__")
                 d = d if type(d) is dict else {}
-                slots = _Slots(obj)
+                slots = _slots(obj)
                 if _has_library_methods(type(obj)):
                     self.library_object(obj, d, slots)
                 for name in self.names:
@@ -756,19 +755,20 @@ class _ClassDict(_Holder):
         return hash(self.cls)
 
 
-class _Slots(_Holder):
-    """An object's slot fields as a mapping (``@dataclass(slots=True)``), read fresh."""
+class _Fields(_Holder):
+    """Attributes of an object as a mapping, read fresh: its slots (``@dataclass(slots=True)``), a
+    ``functools.partial``'s ``args`` and ``keywords``, a module's ``__getattr__`` names."""
 
     __slots__ = ("obj", "names", "__name__")
 
-    def __init__(self, obj):
+    def __init__(self, obj, names, label: str):
         self.obj = obj
-        self.names = slot_names(type(obj))
-        self.__name__ = type(obj).__qualname__
+        self.names = names
+        self.__name__ = label
 
     @property
     def ident(self):
-        return ("slots", id(self.obj))
+        return ("fields", id(self.obj))
 
     def has(self, name) -> bool:
         return name in self.names and hasattr(self.obj, name)
@@ -777,23 +777,8 @@ class _Slots(_Holder):
         return getattr(self.obj, name, default) if name in self.names else default
 
 
-class _Fields(_Holder):
-    """Attributes of an object without a ``__dict__`` of them (a ``functools.partial``'s ``args`` and
-    ``keywords``), read fresh."""
-
-    __slots__ = ("obj", "names", "__name__")
-
-    def __init__(self, obj, names):
-        self.obj = obj
-        self.names = names
-        self.__name__ = obj.__name__ if isinstance(obj, types.ModuleType) else f"a {type(obj).__name__}"
-
-    @property
-    def ident(self):
-        return ("fields", id(self.obj))
-
-    def get(self, name, default=None):
-        return getattr(self.obj, name, default) if name in self.names else default
+def _slots(obj) -> _Fields:
+    return _Fields(obj, slot_names(type(obj)), type(obj).__qualname__)
 
 
 class _Cell(_Holder):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from . import collector, errors, passes
+from . import collector, errors, passes, views
 from .cache import Variant
 from .flatten import Seq, compile_builder, count_leaves, flatten
 from .tape import GUARD, Tape, Var
@@ -100,24 +100,9 @@ def _apart(traced: Traced):
     if not traced.writes_memory or traced.nested:
         return None
     owner = traced.backend.memory_owner
-    read = traced.guards
-
-    def apart(leaves) -> bool:
-        seen: set = set()
-        for x in leaves:
-            o = owner(x)
-            if o is not None:
-                if id(o) in seen:
-                    return False
-                seen.add(id(o))
-        if read is not None and len(read):
-            for a in read.arrays():
-                o = owner(a)
-                if o is not None and id(o) in seen:
-                    return False
-        return True
-
-    return apart
+    # the guards hold these arrays by identity: the same ones on every call the variant serves
+    outside = traced.guards.arrays() if traced.guards is not None else []
+    return lambda leaves: views.apart(owner, leaves, outside)
 
 
 def _drop_last(fn, n):

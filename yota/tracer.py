@@ -497,10 +497,10 @@ _ABC_INSTANCECHECK = abc.ABCMeta.__instancecheck__.__code__
 
 
 def _dispatchers() -> set:
-    """The code of the standard library's functions that ask ``__class__`` for the user: an ABC's
-    isinstance (numbers.Real), functools.singledispatch and singledispatchmethod, which choose the
-    implementation the user registered for the plain value's class."""
-    codes = {_ABC_INSTANCECHECK, functools.singledispatch(lambda x: x).__code__}
+    """The code of the standard library's functions that ask ``__class__`` for the user:
+    functools.singledispatch and singledispatchmethod, which choose the implementation the user
+    registered for the plain value's class."""
+    codes = {functools.singledispatch(lambda x: x).__code__}
     try:
         codes.add(functools.singledispatchmethod(lambda self, x: x).__get__(object(), object).__code__)
     except Exception:  # noqa: BLE001 - another Python's implementation: the functions above still hold
@@ -508,7 +508,7 @@ def _dispatchers() -> set:
     return codes
 
 
-_ASK_FOR_THE_USER = _dispatchers()
+_DISPATCHERS = _dispatchers()
 
 
 class Tracer:
@@ -535,11 +535,9 @@ class Tracer:
         # unittest.mock's spec objects rely on). yota itself and the libraries (array-api-compat's
         # is_numpy_array, singledispatch) see a Tracer, and type(x) stays Tracer everywhere.
         f = sys._getframe(1)
-        code = f.f_code
-        if code in _ASK_FOR_THE_USER:  # (the user's isinstance with an ABC, singledispatch)
-            return type(self.val) if code is not _ABC_INSTANCECHECK or errors._user_file(
-                f.f_back.f_code.co_filename) else Tracer
-        if errors._user_file(code.co_filename):
+        if f.f_code is _ABC_INSTANCECHECK:  # isinstance(x, numbers.Real): the ABC asks for its caller
+            f = f.f_back
+        if f.f_code in _DISPATCHERS or errors._user_file(f.f_code.co_filename):
             return type(self.val)
         return Tracer
 

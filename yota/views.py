@@ -26,7 +26,7 @@ import weakref
 
 from . import errors
 
-__all__ = ["Views", "StaleViewError"]
+__all__ = ["Views", "StaleViewError", "apart"]
 
 
 class StaleViewError(errors.YotaError, ValueError):
@@ -121,7 +121,7 @@ class Views:
         """Arguments that share memory (``f(x, x[::2])``, a closure's array passed again)."""
         by_owner: dict = {}
         owner = self.ext.memory_owner
-        for t in {id(t): t for t in tracers}.values():  # (an array passed twice is one tracer)
+        for t in tracers:
             o = owner(t.val)
             if o is not None:
                 by_owner.setdefault(id(o), []).append(t)
@@ -201,6 +201,19 @@ class Views:
                 raise StaleViewError(hit[1])
             if type(a) in (tuple, list):
                 self.check(a)
+
+
+def apart(owner, arrays, outside) -> bool:
+    """Whether no two of ``arrays`` share memory, and none shares it with one of ``outside`` (the
+    arrays the code reads outside its arguments); ``owner`` is the backend's `memory_owner`."""
+    seen: set = set()
+    for x in arrays:
+        o = owner(x)
+        if o is not None:
+            if id(o) in seen:
+                return False
+            seen.add(id(o))
+    return not any((o := owner(a)) is not None and id(o) in seen for a in outside)
 
 
 def _region(base, key):
